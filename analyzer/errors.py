@@ -1,0 +1,24 @@
+"""One exception base; the CLI turns it into a one-line error and a non-zero exit."""
+
+
+class MaillogError(Exception):
+    """Base of every error a user can act on."""
+
+    exit_code = 2
+
+
+class InputError(MaillogError):
+    """An input file is missing, unreadable, or not a log."""
+
+
+class PatternFileError(MaillogError):
+    """A pattern or catalogue file is broken; the message names file, entry and field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems) if len(problems) < 4 else
+                         f"{len(problems)} problems in pattern files, first: {problems[0]}")
+
+
+class UsageError(MaillogError):
+    """An option value that cannot be used."""

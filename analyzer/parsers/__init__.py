@@ -1,0 +1,100 @@
+"""The parser registry, and what all three MTAs share: the line header and which MTA wrote a line.
+
+A line is split once into header (timestamp text, host, program, pid) and message; the program name
+says which MTA parser (and which of its services) gets the message. Exim's own log files have no
+program name: their "YYYY-MM-DD HH:MM:SS" header marks them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import exim, postfix, sendmail
+from .engine import UNRECOGNISED, MtaParser, Unrecognised
+
+PARSERS: dict[str, MtaParser] = {
+    "postfix": postfix.PARSER,
+    "exim": exim.PARSER,
+    "sendmail": sendmail.PARSER,
+}
+MTA_NAMES = tuple(PARSERS)
+
+# "Nov 28 10:00:01 host prog[pid]: " (RFC 3164) or "2026-11-28T10:00:01.123456+01:00 host prog[pid]: "
+# (RFC 3339: rsyslog high precision, journalctl -o short-iso).
+SYSLOG_HEADER_RE = re.compile(
+    r"(?P<ts>[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,9})?"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d(?::?\d\d)?)?)"
+    r" (?P<host>\S{1,255}) (?P<program>[^\s\[\]:]{1,128})(?:\[(?P<pid>\d{1,10})\])?: ")
+# Exim's own mainlog/rejectlog/paniclog: "2026-11-28 10:00:01[.123] [+0100] [[pid]] ".
+EXIM_HEADER_RE = re.compile(
+    r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?)(?: \[(?P<pid>\d{1,10})\])? ")
+
+POSTFIX_DAEMONS = frozenset({
+    "smtpd", "smtp", "lmtp", "local", "virtual", "pipe", "qmgr", "oqmgr", "cleanup", "bounce", "defer",
+    "trace", "postscreen", "dnsblog", "anvil", "tlsproxy", "pickup", "error", "retry", "discard",
+    "master", "postsuper", "sendmail", "postdrop", "postqueue", "trivial-rewrite", "scache", "verify",
+    "flush", "showq", "proxymap", "proxywrite", "tlsmgr", "postlog", "spawn", "postfix-script",
+    "postmap", "postalias", "postmulti", "relay", "lmtp-in", "submission", "smtps"})
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    timestamp_text: str
+    host: str | None
+    program: str | None
+    pid: str | None
+    message: str
+
+
+def split_header(line: str) -> Header | None:
+    """The syslog or Exim header of a line, or None when the line has neither."""
+    if not line:
+        return None
+    if line[0].isdigit() and len(line) > 19 and line[10] == " ":
+        found = EXIM_HEADER_RE.match(line)
+        if found:
+            return Header(found.group("ts"), None, None, found.group("pid"), line[found.end():])
+        return None
+    found = SYSLOG_HEADER_RE.match(line)
+    if found:
+        return Header(found.group("ts"), found.group("host"), found.group("program"), found.group("pid"),
+                      line[found.end():])
+    return None
+
+
+_PROGRAMS: dict[str, tuple[str, str] | None] = {}
+
+
+def identify_program(program: str) -> tuple[str, str] | None:
+    """(mta, service) for a syslog program name, or None when no supported MTA writes it."""
+    known = _PROGRAMS.get(program, False)
+    if known is not False:
+        return known
+    name = program.lower()
+    service = name.rsplit("/", 1)[-1]
+    if "/" in name and (name.startswith("postfix") or service in POSTFIX_DAEMONS):
+        found = ("postfix", service)
+    elif name in ("sendmail", "sm-mta", "sm-msp-queue") or name.startswith("sm-"):
+        found = ("sendmail", name)
+    elif name.startswith("exim"):
+        found = ("exim", "exim")
+    else:
+        found = None
+    if len(_PROGRAMS) < 4096:  # attacker-chosen program names must not grow the cache without bound
+        _PROGRAMS[program] = found
+    return found
+
+
+def detect_mta(line: str) -> str | None:
+    """The MTA that wrote a line, judged from its header alone."""
+    header = split_header(line)
+    if header is None:
+        return None
+    if header.program is None:
+        return "exim"
+    found = identify_program(header.program)
+    return found[0] if found else None
+
+
+__all__ = ["PARSERS", "MTA_NAMES", "Header", "split_header", "identify_program", "detect_mta",
+           "UNRECOGNISED", "Unrecognised"]

@@ -1,0 +1,181 @@
+"""The matching engine the three MTA parsers share: cheap literal prefilter, then a few anchored regexes.
+
+A parser turns one syslog message into zero or more field dicts. Most lines of a busy server carry no
+event, so a line reaches a regex only when it holds one of the literals of a pattern of its service.
+"""
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import regex
+
+from ..events import Kind
+from ..patternfiles import PATTERNS_DIR, LinePattern, load_line_patterns
+
+# Each line gets this long per regex before it is given up and counted as skipped (hostile input).
+REGEX_TIMEOUT_SECONDS = 0.05
+
+
+class Unrecognised:
+    """Returned for a line that looks significant to a parser but that no pattern matched."""
+
+
+UNRECOGNISED = Unrecognised()
+
+STATUS_KINDS: dict[str, Kind] = {
+    "sent": Kind.DELIVERED, "deferred": Kind.DEFERRED, "softbounce": Kind.DEFERRED,
+    "bounced": Kind.BOUNCED, "undeliverable": Kind.BOUNCED, "undeliverable-but-not-cached": Kind.BOUNCED,
+    "expired": Kind.EXPIRED, "deliverable": Kind.OTHER,
+    "reject": Kind.REJECTED, "milter-reject": Kind.REJECTED, "proxy-reject": Kind.REJECTED,
+    "rejected": Kind.REJECTED, "temporarily rejected": Kind.REJECTED,
+    "reject_warning": Kind.REJECT_WARNING,
+    "**": Kind.BOUNCED, "==": Kind.DEFERRED,
+}
+
+# The reply at the start of a text: "550 5.1.1 ...", "550-5.7.1 ...", "host mx[ip] said: 421 ...".
+REPLY_START_RE = re.compile(
+    r"(?:host (?P<host>[^\s\[\]]+)\[(?P<ip>[^\]\s]*)\](?::\d+)? said: )?"
+    r"(?P<code>[245]\d\d)(?:[ -](?P<enhanced>[245]\.\d{1,3}\.\d{1,3}))?(?:[ -]|$)")
+IN_REPLY_TO_RE = re.compile(r" \(in reply to (?P<command>[\w. -]{1,40}?)(?: command)?\)$")
+# Text that looks like a reply code in reply position: a line holding it and matching no pattern is
+# reported as unrecognised rather than quietly counted as a line without an event.
+CODE_HINT_RE = re.compile(r"\b[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b")
+
+
+@functools.lru_cache(maxsize=65536)
+def normalise_ip(text: str | None) -> str | None:
+    """A valid IPv4/IPv6 address in canonical text form, or None ('unknown', 'private/x', junk)."""
+    if not text:
+        return None
+    if text[:5].lower() == "ipv6:":
+        text = text[5:]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def split_reply(text: str) -> tuple[str | None, str | None, str, str | None, str | None, str | None]:
+    """(reply_code, enhanced_code, reply_text, command, host, ip) from a reply as MTAs quote it."""
+    command = None
+    tail = IN_REPLY_TO_RE.search(text)
+    if tail:
+        command = tail.group("command")
+        text = text[:tail.start()]
+    m = REPLY_START_RE.match(text)
+    if not m:
+        return None, None, text, command, None, None
+    code, enhanced = m.group("code"), m.group("enhanced")
+    rest = text[m.end():]
+    # Multi-line replies are joined by the MTA: drop the repeated "550-5.7.1 " continuation prefixes.
+    if enhanced:
+        rest = rest.replace(f"{code}-{enhanced} ", "").replace(f"{code} {enhanced} ", "")
+    else:
+        rest = rest.replace(f"{code}-", "")
+    return code, enhanced, rest.strip(), command, m.group("host"), m.group("ip")
+
+
+Finisher = Callable[[dict, LinePattern, str], list[dict]]
+
+
+class MtaParser:
+    """Matches the messages of one MTA against its pattern file."""
+
+    def __init__(self, mta: str, finish: Finisher | None = None, path: Path | None = None):
+        self.mta = mta
+        self.path = path or PATTERNS_DIR / "lines" / f"{mta}.toml"
+        self._patterns: list[LinePattern] | None = None
+        self._finish = finish
+        self._by_service: dict[str, list[LinePattern]] = {}
+
+    @property
+    def patterns(self) -> list[LinePattern]:
+        # Loaded on first use, so that a broken pattern file is reported by the command, not at import.
+        if self._patterns is None:
+            self._patterns = load_line_patterns(self.path)
+        return self._patterns
+
+    def candidates(self, service: str) -> list[LinePattern]:
+        found = self._by_service.get(service)
+        if found is None:
+            found = [p for p in self.patterns if p.services is None or service in p.services]
+            self._by_service[service] = found
+        return found
+
+    def match(self, service: str, message: str) -> tuple[LinePattern, regex.Match] | Unrecognised | None:
+        """The first pattern matching the message; UNRECOGNISED; or None for a quiet line.
+
+        Raises TimeoutError when a regex runs past REGEX_TIMEOUT_SECONDS.
+        """
+        hinted = False
+        for pattern in self.candidates(service):
+            for literal in pattern.contains:
+                if literal in message:
+                    break
+            else:
+                continue
+            hinted = True
+            found = pattern.regex.match(message, timeout=REGEX_TIMEOUT_SECONDS)
+            if found is not None:
+                return pattern, found
+        if hinted or CODE_HINT_RE.search(message):
+            return UNRECOGNISED
+        return None
+
+    def parse(self, service: str, message: str) -> tuple[list[dict], LinePattern] | Unrecognised | None:
+        """Field dicts for the events in one message (empty for a known line without event)."""
+        matched = self.match(service, message)
+        if matched is None or matched is UNRECOGNISED:
+            return matched
+        pattern, found = matched
+        if not pattern.event:
+            return [], pattern
+        fields = {k: v for k, v in found.groupdict().items() if v is not None}
+        fields = self._normalise(fields, pattern)
+        results = self._finish(fields, pattern, service) if self._finish else [fields]
+        return results, pattern
+
+    def _normalise(self, fields: dict, pattern: LinePattern) -> dict:
+        status = fields.pop("status", None)
+        kind = pattern.kind
+        if status is not None:
+            kind = STATUS_KINDS.get(status.lower(), kind or Kind.OTHER)
+        fields["kind"] = kind
+        if pattern.direction is not None:
+            fields["direction"] = pattern.direction
+        if fields.get("queue_id") == "NOQUEUE":
+            del fields["queue_id"]
+        text = fields.get("reply_text")
+        if text is not None and "reply_code" not in fields:
+            code, enhanced, rest, command, host, ip = split_reply(text)
+            if code is not None:
+                fields["reply_code"] = code
+                if enhanced:
+                    fields.setdefault("enhanced_code", enhanced)
+                if host and "relay_host" not in fields:
+                    fields["relay_host"], fields["relay_ip"] = host, ip
+            fields["reply_text"] = rest
+            if command and "command" not in fields:
+                fields["command"] = command
+        dsn = fields.pop("dsn", None)
+        if dsn is not None:
+            fields["enhanced_code"] = dsn  # the MTA's own verdict; the reply text may differ
+        if "reply_code" not in fields and pattern.infer_reply_code:
+            fields["reply_code"] = pattern.infer_reply_code
+            fields["code_inferred"] = True
+            if pattern.infer_enhanced_code:
+                fields.setdefault("enhanced_code", pattern.infer_enhanced_code)
+        for key in ("client_ip", "relay_ip"):
+            if key in fields:
+                fields[key] = normalise_ip(fields[key])
+        for key in ("client_host", "relay_host"):
+            if fields.get(key) in ("", "unknown"):
+                del fields[key]
+        if fields.get("reply_text") == "":
+            del fields["reply_text"]
+        return fields
+

@@ -1,0 +1,20 @@
+"""Exim: a single program with no daemons to tell apart; its own timestamp unless logged via syslog.
+
+Delivery lines name the remote server with H=, inbound lines name the client with H=: the pattern
+decides which of relay_* or client_* it fills.
+"""
+from __future__ import annotations
+
+from ..events import Direction, Kind
+from ..patternfiles import LinePattern
+from .engine import MtaParser
+
+
+def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
+    if "direction" not in fields and fields.get("kind") in (Kind.DELIVERED, Kind.BOUNCED, Kind.DEFERRED):
+        # Deliveries with no remote host went to a local transport (appendfile, pipe, lmtp socket).
+        fields["direction"] = Direction.OUTBOUND if "relay_ip" in fields else Direction.LOCAL
+    return [fields]
+
+
+PARSER = MtaParser("exim", finish)

@@ -1,0 +1,20 @@
+"""Postfix: one program per daemon (postfix/smtpd, postfix/submission/smtpd, postfix-out/smtp...).
+
+The service is the last component of the program name, so each line meets only its daemon's patterns.
+"""
+from __future__ import annotations
+
+from ..events import Direction
+from ..patternfiles import LinePattern
+from .engine import MtaParser
+
+LOCAL_AGENTS = frozenset({"local", "virtual", "pipe"})
+
+
+def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
+    if service in LOCAL_AGENTS:
+        fields["direction"] = Direction.LOCAL
+    return [fields]
+
+
+PARSER = MtaParser("postfix", finish)

@@ -1,0 +1,52 @@
+"""Sendmail: key=value lines keyed by queue id; one to= may list several recipients.
+
+A delivery line's outcome is in stat= (Sent, Deferred: <reply>, or the failure text) and dsn=.
+"""
+from __future__ import annotations
+
+import re
+
+from ..events import Direction, Kind
+from ..patternfiles import LinePattern
+from .engine import split_reply
+from .engine import MtaParser
+
+LOCAL_MAILERS = frozenset({"local", "prog", "cyrus", "cyrusv2", "*file*", "*include*", "procmail"})
+RECIPIENT_RE = re.compile(r'<[^>]*>|"[^"]*"|[^,]+')
+
+
+def _delivery_kind(stat: str | None, dsn: str | None) -> Kind:
+    if stat is not None:
+        if stat.startswith("Sent"):
+            return Kind.DELIVERED
+        if stat.startswith("Deferred"):
+            return Kind.DEFERRED
+    if dsn:
+        return {"2": Kind.DELIVERED, "4": Kind.DEFERRED}.get(dsn[0], Kind.BOUNCED)
+    return Kind.BOUNCED
+
+
+def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
+    if pattern.id != "sendmail.delivery":
+        return [fields]
+    stat = fields.get("reply_text")
+    fields["kind"] = _delivery_kind(stat, fields.get("enhanced_code"))
+    if stat is not None:
+        # "Deferred: 451 4.3.5 text" and "Sent (text)": the remote reply, where there is one, follows.
+        reply = stat.split(": ", 1)[1] if stat.startswith("Deferred: ") else stat
+        code, enhanced, text, _command, _host, _ip = split_reply(reply)
+        if code is not None:
+            fields["reply_code"] = code
+            fields.setdefault("enhanced_code", enhanced)
+        fields["reply_text"] = text if code is not None else stat
+    if fields.pop("mailer", None) in LOCAL_MAILERS:
+        fields["direction"] = Direction.LOCAL
+    recipients = [r.strip().strip("<>") for r in RECIPIENT_RE.findall(fields.pop("recipient", ""))]
+    if len(recipients) <= 1:
+        if recipients:
+            fields["recipient"] = recipients[0]
+        return [fields]
+    return [{**fields, "recipient": recipient} for recipient in recipients]
+
+
+PARSER = MtaParser("sendmail", finish)

@@ -1,0 +1,160 @@
+"""Load and validate the TOML data files in patterns/; the only code that knows their schema.
+
+Every problem found is reported with file, entry id and field, all of them at once, as one
+PatternFileError: a broken file is never half-loaded or silently skipped.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import regex
+
+from .errors import PatternFileError
+from .events import EVENT_FIELDS, Direction, Kind
+
+PATTERNS_DIR = Path(__file__).resolve().parent.parent / "patterns"
+if not PATTERNS_DIR.is_dir():  # installed as a wheel: the data files travel inside the package
+    PATTERNS_DIR = Path(__file__).resolve().parent / "patterns"
+
+# Groups a line pattern may capture besides Event fields: `status` is a word mapped to a kind,
+# `dsn` the enhanced code of a delivery line, `mailer` the Sendmail delivery agent.
+HELPER_GROUPS = frozenset({"status", "dsn", "mailer"})
+# Event fields the pipeline fills from the line header, never from a pattern.
+HEADER_FIELDS = frozenset({"timestamp", "host", "mta", "program", "pid", "kind", "direction",
+                           "code_inferred", "file", "line_no"})
+PATTERN_GROUPS = (frozenset(EVENT_FIELDS) - HEADER_FIELDS) | HELPER_GROUPS
+
+BASIC_CODE_RE = regex.compile(r"[2-5]\d\d")
+ENHANCED_CODE_RE = regex.compile(r"[245]\.\d{1,3}\.\d{1,3}")
+ID_RE = regex.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class LinePattern:
+    id: str
+    mta: str
+    services: frozenset[str] | None  # None: any service
+    contains: tuple[str, ...]
+    regex: regex.Pattern
+    kind: Kind | None
+    direction: Direction | None
+    event: bool
+    infer_reply_code: str | None
+    infer_enhanced_code: str | None
+    note: str
+    file: str
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise PatternFileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PatternFileError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+def _expand(text: str, fragments: dict[str, str]) -> str:
+    for name, fragment in fragments.items():
+        text = text.replace(f"<<{name}>>", fragment)
+    return text
+
+
+def load_line_patterns(path: Path) -> list[LinePattern]:
+    """Read one patterns/lines/<mta>.toml file, validating every pattern."""
+    data = _read_toml(path)
+    problems: list[str] = []
+    where = path.name
+    mta = data.get("mta")
+    if mta != path.stem:
+        problems.append(f"{where}: field 'mta' must be {path.stem!r}, found {mta!r}")
+    fragments = data.get("fragments", {})
+    if not isinstance(fragments, dict) or not all(isinstance(v, str) for v in fragments.values()):
+        problems.append(f"{where}: [fragments] must map names to regex strings")
+        fragments = {}
+    # A fragment may use the fragments written above it; each is expanded once, here.
+    expanded_fragments: dict[str, str] = {}
+    for name, fragment in fragments.items():
+        expanded_fragments[name] = _expand(fragment, expanded_fragments)
+    fragments = expanded_fragments
+    patterns: list[LinePattern] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data.get("pattern", [])):
+        pattern_id = raw.get("id") or f"#{index + 1}"
+        here = f"{where}: pattern '{pattern_id}'"
+        before = len(problems)
+        if not isinstance(raw.get("id"), str) or not ID_RE.fullmatch(raw["id"]) \
+                or not raw["id"].startswith(f"{path.stem}."):
+            problems.append(f"{here}: field 'id' must be lowercase-kebab and start with '{path.stem}.'")
+        if pattern_id in seen:
+            problems.append(f"{here}: field 'id' is used twice")
+        seen.add(pattern_id)
+        unknown = set(raw) - {"id", "services", "contains", "regex", "kind", "direction", "event",
+                              "infer", "note"}
+        if unknown:
+            problems.append(f"{here}: unknown field(s) {sorted(unknown)}")
+        services = raw.get("services")
+        if not isinstance(services, list) or not services or not all(isinstance(s, str) for s in services):
+            problems.append(f"{here}: field 'services' must be a non-empty list of names (or [\"*\"])")
+            services = ["*"]
+        contains = raw.get("contains")
+        contains = [contains] if isinstance(contains, str) else contains
+        if not isinstance(contains, list) or not contains or not all(isinstance(c, str) and c for c in contains):
+            problems.append(f"{here}: field 'contains' must be a non-empty string or list of strings")
+            contains = [""]
+        note = raw.get("note")
+        if not isinstance(note, str) or not note.strip():
+            problems.append(f"{here}: field 'note' must say what emits the line")
+        kind = direction = None
+        if "kind" in raw:
+            try:
+                kind = Kind(raw["kind"])
+            except ValueError:
+                problems.append(f"{here}: field 'kind' {raw['kind']!r} is not one of {[k.value for k in Kind]}")
+        if "direction" in raw:
+            try:
+                direction = Direction(raw["direction"])
+            except ValueError:
+                problems.append(f"{here}: field 'direction' {raw['direction']!r} is not inbound/outbound/local")
+        infer = raw.get("infer", {})
+        infer_code, infer_enhanced = infer.get("reply_code"), infer.get("enhanced_code")
+        if infer_code is not None and not (isinstance(infer_code, str) and BASIC_CODE_RE.fullmatch(infer_code)):
+            problems.append(f"{here}: field 'infer.reply_code' must be a string like \"535\"")
+        if infer_enhanced is not None and not (isinstance(infer_enhanced, str)
+                                               and ENHANCED_CODE_RE.fullmatch(infer_enhanced)):
+            problems.append(f"{here}: field 'infer.enhanced_code' must be a string like \"5.7.8\"")
+        source = raw.get("regex")
+        compiled = None
+        if not isinstance(source, str) or not source.startswith("^"):
+            problems.append(f"{here}: field 'regex' must be a string anchored with '^'")
+        else:
+            expanded = _expand(source, fragments)
+            if "<<" in expanded and ">>" in expanded.split("<<", 1)[1]:
+                problems.append(f"{here}: field 'regex' names an unknown fragment")
+            try:
+                compiled = regex.compile(expanded, regex.VERSION0)
+            except regex.error as exc:
+                problems.append(f"{here}: field 'regex' does not compile: {exc}")
+            else:
+                bad_groups = set(compiled.groupindex) - PATTERN_GROUPS
+                if bad_groups:
+                    problems.append(f"{here}: field 'regex' has groups that are not Event fields: "
+                                    f"{sorted(bad_groups)}")
+                event = raw.get("event", True)
+                if event and kind is None and "status" not in compiled.groupindex:
+                    problems.append(f"{here}: field 'kind' is needed (or a 'status' group)")
+        if len(problems) == before and compiled is not None:
+            patterns.append(LinePattern(
+                id=pattern_id, mta=path.stem,
+                services=None if "*" in services else frozenset(services),
+                contains=tuple(contains), regex=compiled, kind=kind, direction=direction,
+                event=bool(raw.get("event", True)), infer_reply_code=infer_code,
+                infer_enhanced_code=infer_enhanced, note=note, file=str(path)))
+    if not data.get("pattern"):
+        problems.append(f"{where}: no [[pattern]] tables")
+    if problems:
+        raise PatternFileError(problems)
+    return patterns

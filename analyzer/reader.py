@@ -1,0 +1,101 @@
+"""From inputs to events: read lines, split headers, hand each message to its MTA's parser.
+
+Every line read ends in exactly one ParseStats outcome, so the counts always add up to lines read.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import tzinfo as TzInfo
+from typing import TextIO
+
+from .errors import UsageError
+from .events import Event, LineOutcome, ParseStats
+from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, identify_program, split_header
+from .sources import MAX_LINE_CHARS, Source, read_lines
+from .timestamps import TimestampReader, resolve_timezone
+
+
+@dataclass(slots=True)
+class ReadOptions:
+    """How to read: forced MTA, zone of naive timestamps, forced year, where unrecognised lines go."""
+
+    mta: str | None = None
+    zone: TzInfo | None = None
+    year: int | None = None
+    now: datetime | None = None          # reference time instead of each file's mtime (tests)
+    unparsed: TextIO | None = None       # receives every unrecognised line, as read
+
+    def __post_init__(self) -> None:
+        if self.mta is not None and self.mta not in MTA_NAMES:
+            raise UsageError(f"unknown MTA {self.mta!r}; choose one of {', '.join(MTA_NAMES)}")
+        if self.year is not None and not 1970 <= self.year <= 9999:
+            raise UsageError(f"--year {self.year} is not a plausible year")
+        if self.zone is None:
+            self.zone = resolve_timezone(None)
+
+
+def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
+                stats: ParseStats | None = None) -> Iterator[Event]:
+    """Events from the sources in order; `stats` (if given) receives the line counts."""
+    options = options or ReadOptions()
+    stats = stats if stats is not None else ParseStats()
+    for source in sources:
+        yield from _read_source(source, options, stats)
+
+
+def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:
+    reference = options.now or source.modified()
+    clock = TimestampReader(options.zone, reference, options.year)
+    forced = options.mta
+    name = source.name
+    unparsed = options.unparsed
+    count = stats.count
+    line_no = 0
+    for line in read_lines(source, stats.problems):
+        line_no += 1
+        if len(line) > MAX_LINE_CHARS:
+            count(None, LineOutcome.TOO_LONG)
+            continue
+        if "\ufffd" in line or "\x00" in line:
+            stats.undecodable_lines += 1
+        header = split_header(line)
+        if header is None:
+            count(None, LineOutcome.FOREIGN)
+            continue
+        if header.program is None:
+            mta, service = forced or "exim", "exim"
+        else:
+            found = identify_program(header.program)
+            if forced:
+                mta, service = forced, (found[1] if found else header.program.rsplit("/", 1)[-1].lower())
+            elif found is None:
+                count(None, LineOutcome.FOREIGN)
+                continue
+            else:
+                mta, service = found
+        try:
+            result = PARSERS[mta].parse(service, header.message)
+        except TimeoutError:
+            count(mta, LineOutcome.REGEX_TIMEOUT)
+            continue
+        if result is None:
+            count(mta, LineOutcome.NO_EVENT)
+            continue
+        if result is UNRECOGNISED:
+            count(mta, LineOutcome.UNRECOGNISED)
+            if unparsed is not None:
+                unparsed.write(line + "\n")
+            continue
+        found_events, _pattern = result
+        if not found_events:
+            count(mta, LineOutcome.NO_EVENT)
+            continue
+        count(mta, LineOutcome.EVENT)
+        timestamp = clock.read(header.timestamp_text)
+        for fields in found_events:
+            stats.events += 1
+            yield Event(timestamp=timestamp, host=header.host, mta=mta, program=header.program,
+                        pid=header.pid, file=name, line_no=line_no, **fields)
+    stats.lines_read += line_no

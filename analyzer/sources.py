@@ -1,0 +1,182 @@
+"""Inputs as a postmaster has them: files, globs, directories, rotated sets, compressed files, stdin.
+
+Compression is recognised by content (gzip, bzip2, xz), not by name. Rotated sets are read oldest
+first (mail.log.3.gz, mail.log.2.gz, mail.log.1, mail.log) so year inference and time order hold.
+journalctl -o json input is turned into syslog-shaped lines.
+"""
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import io
+import json
+import lzma
+import os
+import re
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import InputError
+
+STDIN = "-"
+MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
+# mail.log.1, mail.log.2.gz, maillog-20261128, mainlog.1.bz2: the rotation suffix and its rank.
+ROTATION_RE = re.compile(r"^(?P<base>.+?)(?:[.-](?P<rank>\d{1,8}))?(?P<ext>\.(?:gz|bz2|xz|zst))?$")
+# Lines longer than this are counted and skipped: no real MTA writes them, attackers do.
+MAX_LINE_CHARS = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One input to read: a path, or '-' for standard input."""
+
+    path: str
+
+    @property
+    def name(self) -> str:
+        return "<stdin>" if self.path == STDIN else self.path
+
+    def modified(self) -> datetime:
+        """When the input was last written: the reference for year-less timestamps."""
+        if self.path == STDIN:
+            return datetime.now(timezone.utc)
+        return datetime.fromtimestamp(os.stat(self.path).st_mtime, timezone.utc)
+
+    def size(self) -> int:
+        if self.path == STDIN:
+            return 0
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+
+def _rotation_key(path: str) -> tuple:
+    found = ROTATION_RE.match(os.path.basename(path))
+    base, rank = found.group("base"), found.group("rank")
+    if rank is None:
+        order = (0, 0)
+    elif len(rank) >= 8:      # dateext: maillog-20261128, oldest date first
+        order = (1, int(rank))
+    else:                     # numbered: higher number is older
+        order = (2, -int(rank))
+    # the live file (no suffix) is newest; dated before numbered before live within a base name
+    live_last = 1 if rank is None else 0
+    return (os.path.dirname(path), base, live_last, order[0] == 2, order[1])
+
+
+def expand_inputs(inputs: list[str]) -> list[Source]:
+    """Files, globs and directories -> Sources in reading order; errors name the bad input."""
+    paths: list[str] = []
+    for item in inputs:
+        if item == STDIN:
+            paths.append(STDIN)
+            continue
+        if os.path.isdir(item):
+            found = sorted(str(p) for p in Path(item).iterdir()
+                           if p.is_file() and not p.name.startswith("."))
+            if not found:
+                raise InputError(f"{item}: directory holds no log files")
+            paths.extend(sorted(found, key=_rotation_key))
+            continue
+        if not os.path.exists(item) and glob.has_magic(item):
+            matched = [p for p in glob.glob(item) if os.path.isfile(p)]
+            if not matched:
+                raise InputError(f"{item}: no file matches this pattern")
+            paths.extend(sorted(matched, key=_rotation_key))
+            continue
+        if not os.path.exists(item):
+            raise InputError(f"{item}: no such file")
+        if not os.path.isfile(item):
+            raise InputError(f"{item}: not a regular file")
+        if not os.access(item, os.R_OK):
+            raise InputError(f"{item}: permission denied")
+        paths.append(item)
+    seen: set[str] = set()
+    unique = []
+    for path in paths:
+        key = path if path == STDIN else os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return [Source(p) for p in unique]
+
+
+def _open_binary(source: Source) -> io.BufferedIOBase:
+    if source.path == STDIN:
+        raw = sys.stdin.buffer
+    else:
+        try:
+            raw = open(source.path, "rb")
+        except OSError as exc:
+            raise InputError(f"{source.path}: cannot open: {exc.strerror or exc}") from None
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
+    head = buffered.peek(6)[:6]
+    for magic, kind in MAGIC.items():
+        if head.startswith(magic):
+            if kind == "gzip":
+                return gzip.GzipFile(fileobj=buffered)
+            if kind == "bzip2":
+                return bz2.BZ2File(buffered)
+            if kind == "xz":
+                return lzma.LZMAFile(buffered)
+            buffered.close()
+            raise InputError(f"{source.name}: zstd-compressed input is not supported; "
+                             f"decompress it first (zstdcat {source.name} | maillog ... -)")
+    return buffered
+
+
+def _journal_line(text: str) -> str | None:
+    """A journalctl -o json record as a syslog-shaped line (RFC 3339 UTC timestamp)."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    message = record.get("MESSAGE")
+    if isinstance(message, list):  # journald stores non-UTF-8 messages as byte arrays
+        message = bytes(b & 0xFF for b in message if isinstance(b, int)).decode("utf-8", "replace")
+    if not isinstance(message, str):
+        return None
+    try:
+        stamp = datetime.fromtimestamp(int(record.get("__REALTIME_TIMESTAMP", 0)) / 1e6, timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    ident = str(record.get("SYSLOG_IDENTIFIER") or record.get("_COMM") or "unknown")
+    pid = record.get("SYSLOG_PID") or record.get("_PID")
+    host = str(record.get("_HOSTNAME") or "localhost")
+    program = f"{ident}[{pid}]" if pid else ident
+    return f"{stamp.isoformat(timespec='microseconds')} {host} {program}: {message}"
+
+
+def read_lines(source: Source, problems: list[str]) -> Iterator[str]:
+    """The text lines of one input, without line endings; a read problem is appended to `problems`.
+
+    Undecodable bytes become U+FFFD; a truncated or corrupt compressed file yields what could be read.
+    """
+    binary = _open_binary(source)
+    text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
+    journal = None
+    try:
+        for line in text:
+            if line.endswith("\n"):
+                line = line[:-1]
+            if journal is None and line.strip():
+                journal = line.startswith("{") and '"MESSAGE"' in line
+            if journal:
+                converted = _journal_line(line)
+                yield converted if converted is not None else line
+            else:
+                yield line
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+        detail = str(exc) or type(exc).__name__
+        problems.append(f"{source.name}: input cut short or corrupt ({detail}); the lines before were used")
+    finally:
+        if source.path != STDIN:
+            text.close()
