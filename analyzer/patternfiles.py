@@ -158,3 +158,83 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
     if problems:
         raise PatternFileError(problems)
     return patterns
+
+
+CATEGORIES = frozenset({"success", "auth", "relay", "recipient", "sender", "policy", "reputation", "content",
+                        "capacity", "network", "routing", "protocol", "tls", "system", "other"})
+TEXT_FIELDS = ("title", "meaning", "when", "fix", "check")
+ENTRY_FIELDS = frozenset({"id", "codes", "enhanced", "name", "category", "primary", "provider", "texts", "rfc",
+                          "en", "ja"})
+ENHANCED_WILDCARD_RE = regex.compile(r"[245]\.XXX\.YYY|X\.\d\.YYY|X\.\d\.\d{1,3}")
+
+
+def load_catalogue_files(paths: list[Path], known_ids: set[str] | None = None) -> list[dict]:
+    """Validated catalogue entries (plain dicts, `texts` compiled) from catalogue TOML files."""
+    problems: list[str] = []
+    entries: list[dict] = []
+    seen: dict[str, str] = {}
+    known_ids = known_ids or set()
+    for path in paths:
+        data = _read_toml(path)
+        where = path.name
+        family = data.get("family")
+        if family != path.stem:
+            problems.append(f"{where}: field 'family' must be {path.stem!r}, found {family!r}")
+        raw_entries = data.get("entry")
+        if not isinstance(raw_entries, list) or not raw_entries:
+            problems.append(f"{where}: no [[entry]] tables")
+            continue
+        for index, raw in enumerate(raw_entries):
+            entry_id = raw.get("id") if isinstance(raw.get("id"), str) else f"#{index + 1}"
+            here = f"{where}: entry '{entry_id}'"
+            before = len(problems)
+            if not ID_RE.fullmatch(entry_id) or "." in entry_id:
+                problems.append(f"{here}: field 'id' must be lowercase-kebab")
+            if entry_id in seen or entry_id in known_ids:
+                problems.append(f"{here}: field 'id' is already used ({seen.get(entry_id, 'packaged catalogue')})")
+            seen[entry_id] = where
+            unknown = set(raw) - ENTRY_FIELDS
+            if unknown:
+                problems.append(f"{here}: unknown field(s) {sorted(unknown)}")
+            codes = raw.get("codes", [])
+            if not isinstance(codes, list) or not all(isinstance(c, str) and BASIC_CODE_RE.fullmatch(c)
+                                                      for c in codes):
+                problems.append(f"{here}: field 'codes' must list basic codes as strings like \"550\"")
+            enhanced = raw.get("enhanced", [])
+            if not isinstance(enhanced, list) or not all(
+                    isinstance(c, str) and (ENHANCED_CODE_RE.fullmatch(c) or ENHANCED_WILDCARD_RE.fullmatch(c))
+                    for c in enhanced):
+                problems.append(f"{here}: field 'enhanced' must list codes like \"5.1.1\" or \"X.7.YYY\"")
+            for field_name in ("name", "category"):
+                if not isinstance(raw.get(field_name), str) or not raw[field_name].strip():
+                    problems.append(f"{here}: field '{field_name}' is missing or empty")
+            if isinstance(raw.get("category"), str) and raw["category"] not in CATEGORIES:
+                problems.append(f"{here}: field 'category' {raw['category']!r} is not one of {sorted(CATEGORIES)}")
+            if not isinstance(raw.get("primary", False), bool):
+                problems.append(f"{here}: field 'primary' must be true or false")
+            compiled = []
+            texts = raw.get("texts", [])
+            if not isinstance(texts, list) or not all(isinstance(t, str) and t for t in texts):
+                problems.append(f"{here}: field 'texts' must be a list of regex strings")
+                texts = []
+            for position, text in enumerate(texts):
+                try:
+                    compiled.append(regex.compile(text, regex.VERSION0))
+                except regex.error as exc:
+                    problems.append(f"{here}: field 'texts[{position}]' does not compile: {exc}")
+            for language in ("en", "ja"):
+                block = raw.get(language)
+                if not isinstance(block, dict):
+                    problems.append(f"{here}: field '{language}' is missing")
+                    continue
+                for name in TEXT_FIELDS:
+                    value = block.get(name)
+                    if not isinstance(value, str) or not value.strip():
+                        problems.append(f"{here}: field '{language}.{name}' is empty")
+            if not codes and not enhanced and not texts:
+                problems.append(f"{here}: needs at least one of 'codes', 'enhanced', 'texts'")
+            if len(problems) == before:
+                entries.append({**raw, "family": path.stem, "texts": tuple(compiled), "file": str(path)})
+    if problems:
+        raise PatternFileError(problems)
+    return entries

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from .errors import UsageError
 from .events import Event, LineOutcome, ParseStats
-from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, identify_program, split_header
+from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, Header, identify_program, split_header
 from .sources import MAX_LINE_CHARS, Source, read_lines
 from .timestamps import TimestampReader, resolve_timezone
 
@@ -34,6 +34,53 @@ class ReadOptions:
             raise UsageError(f"--year {self.year} is not a plausible year")
         if self.zone is None:
             self.zone = resolve_timezone(None)
+
+
+def _route(header: Header, forced: str | None) -> tuple[str, str] | None:
+    """(mta, service) for a line header; None for a program no supported MTA writes."""
+    if header.program is None:
+        return forced or "exim", "exim"
+    found = identify_program(header.program)
+    if forced:
+        return forced, (found[1] if found else header.program.rsplit("/", 1)[-1].lower())
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class LineInspection:
+    """What the parsers make of one line: for check-patterns and classify-line."""
+
+    outcome: LineOutcome
+    mta: str | None = None
+    service: str | None = None
+    pattern_id: str | None = None
+    events: tuple[Event, ...] = ()
+
+
+def inspect_line(line: str, mta: str | None = None, zone: TzInfo | None = None,
+                 now: datetime | None = None) -> LineInspection:
+    """Parse one line alone, saying which pattern matched."""
+    header = split_header(line)
+    route = _route(header, mta) if header is not None else None
+    if route is None:
+        return LineInspection(LineOutcome.FOREIGN)
+    mta, service = route
+    try:
+        result = PARSERS[mta].parse(service, header.message)
+    except TimeoutError:
+        return LineInspection(LineOutcome.REGEX_TIMEOUT, mta, service)
+    if result is None:
+        return LineInspection(LineOutcome.NO_EVENT, mta, service)
+    if result is UNRECOGNISED:
+        return LineInspection(LineOutcome.UNRECOGNISED, mta, service)
+    found_events, pattern = result
+    zone = zone or resolve_timezone(None)
+    clock = TimestampReader(zone, now or datetime.now(zone))
+    timestamp = clock.read(header.timestamp_text)
+    events = tuple(Event(timestamp=timestamp, host=header.host, mta=mta, program=header.program,
+                         pid=header.pid, line_no=1, **fields) for fields in found_events)
+    return LineInspection(LineOutcome.EVENT if events else LineOutcome.NO_EVENT, mta, service, pattern.id,
+                          events)
 
 
 def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
@@ -61,20 +108,11 @@ def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Ite
         if "\ufffd" in line or "\x00" in line:
             stats.undecodable_lines += 1
         header = split_header(line)
-        if header is None:
+        route = _route(header, forced) if header is not None else None
+        if route is None:
             count(None, LineOutcome.FOREIGN)
             continue
-        if header.program is None:
-            mta, service = forced or "exim", "exim"
-        else:
-            found = identify_program(header.program)
-            if forced:
-                mta, service = forced, (found[1] if found else header.program.rsplit("/", 1)[-1].lower())
-            elif found is None:
-                count(None, LineOutcome.FOREIGN)
-                continue
-            else:
-                mta, service = found
+        mta, service = route
         try:
             result = PARSERS[mta].parse(service, header.message)
         except TimeoutError:

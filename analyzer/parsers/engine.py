@@ -38,7 +38,8 @@ STATUS_KINDS: dict[str, Kind] = {
 
 # The reply at the start of a text: "550 5.1.1 ...", "550-5.7.1 ...", "host mx[ip] said: 421 ...".
 REPLY_START_RE = re.compile(
-    r"(?:host (?P<host>[^\s\[\]]+)\[(?P<ip>[^\]\s]*)\](?::\d+)? said: )?"
+    r"(?:(?:SASL authentication failed; server|host) (?P<host>[^\s\[\]]+)\[(?P<ip>[^\]\s]*)\](?::\d+)?"
+    r" (?:said|refused to talk to me): )?"
     r"(?P<code>[245]\d\d)(?:[ -](?P<enhanced>[245]\.\d{1,3}\.\d{1,3}))?(?:[ -]|$)")
 IN_REPLY_TO_RE = re.compile(r" \(in reply to (?P<command>[\w. -]{1,40}?)(?: command)?\)$")
 # Text that looks like a reply code in reply position: a line holding it and matching no pattern is

@@ -1,0 +1,100 @@
+"""Map an event to the catalogue entry that best explains it.
+
+Precedence, first hit wins:
+1. text: a text rule (provider or MTA reject text) found in the reply text; providers reuse registry
+   numbers with their own meanings, so their words beat the number;
+2. enhanced: the exact enhanced code (5.1.1);
+3. subject: the enhanced subject (X.7.YYY) of an unlisted detail number (5.7.40);
+4. basic: the basic reply code's primary entry (550);
+5. class: the enhanced class (5.XXX.YYY) of an enhanced code with an unknown subject (5.12.345);
+6. kind: for events without any code, the entry of what the event is (an auth failure, a protocol error).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .catalogue import Catalogue, permanence
+from .events import Event, Kind
+
+KIND_FALLBACK_CODES = {Kind.AUTH_FAILURE: "5.7.8", Kind.PROTOCOL_ERROR: "5.5.0"}
+# Addresses make every reply text unique; without them, texts repeat and the cache works.
+ADDRESS_RE = re.compile(r"<[^<>]{0,320}>")
+CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    entry_id: str | None = None
+    category: str | None = None
+    permanent: bool | None = None
+    matched_by: str | None = None  # text | enhanced | subject | basic | class | kind
+    detail: str | None = None      # what a text rule captured, e.g. the DNSBL name
+
+
+CLASSIFICATION_FIELDS = ("entry_id", "category", "permanent", "matched_by", "detail")
+UNCLASSIFIED = Classification()
+
+
+def rule_text(reply_code: str | None, enhanced_code: str | None, reply_text: str | None) -> str:
+    """What text rules search: the reply as the client saw it (some provider rules need the code too)."""
+    return " ".join(part for part in (reply_code, enhanced_code, reply_text) if part)
+
+
+class Classifier:
+    """Classifies events against one catalogue, remembering answers for repeated replies."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+        self._cache: dict[tuple, Classification] = {}
+
+    def __call__(self, event: Event) -> Classification:
+        text = event.reply_text
+        key = (event.reply_code, event.enhanced_code, event.kind,
+               ADDRESS_RE.sub("<>", text) if text else None)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._classify(event.reply_code, event.enhanced_code, event.kind, text)
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
+
+    def _classify(self, reply_code: str | None, enhanced_code: str | None, kind: Kind | None,
+                  text: str | None) -> Classification:
+        catalogue = self.catalogue
+        permanent = permanence(reply_code or enhanced_code)
+        if text:
+            rule = catalogue.by_text(rule_text(reply_code, enhanced_code, text))
+            if rule:
+                entry, detail = rule
+                return Classification(entry.id, entry.category, permanent, "text", detail)
+        order = []
+        if enhanced_code:
+            order.append(enhanced_code)
+        if reply_code:
+            order.append(reply_code)
+        best = None
+        for code in order:
+            found = catalogue.by_code(code)
+            # A class-only match for the enhanced code is weaker than the basic code's own entry.
+            if found and (found[1] != "class" or not reply_code):
+                best = found
+                break
+            best = best or found
+        if best is None and not order and kind in KIND_FALLBACK_CODES:
+            found = catalogue.by_code(KIND_FALLBACK_CODES[kind])
+            if found:
+                return Classification(found[0].id, found[0].category, None, "kind")
+        if best is None and reply_code and reply_code[0] in catalogue.classes:
+            # A basic code no RFC defines (435, 599): its class is all that is known.
+            best = catalogue.classes[reply_code[0]], "class"
+        if best is None:
+            return UNCLASSIFIED
+        entry, how = best
+        return Classification(entry.id, entry.category, permanent, how)
+
+
+def classify(event: Event, catalogue: Catalogue) -> Classification:
+    """The catalogue entry for one event (see the module docstring for the precedence)."""
+    return Classifier(catalogue)(event)

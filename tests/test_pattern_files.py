@@ -1,0 +1,135 @@
+"""The data files in patterns/: schema, coverage by samples, and coverage of the reference registry."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from analyzer.catalogue import load_catalogue
+from analyzer.classify import rule_text
+from analyzer.errors import PatternFileError
+from analyzer.parsers import PARSERS
+from analyzer.patternfiles import load_line_patterns
+from analyzer.reader import inspect_line
+
+from .conftest import FROZEN_NOW, SAMPLES_DIR, read_annotated
+
+DATA_DIR = Path(__file__).parent / "data"
+ALL_SAMPLES = [line for path in sorted(SAMPLES_DIR.glob("*.log")) for _n, _e, line in read_annotated(path)]
+
+
+def test_every_line_pattern_has_a_sample():
+    matched = {inspect_line(line, now=FROZEN_NOW).pattern_id for line in ALL_SAMPLES}
+    missing = [p.id for parser in PARSERS.values() for p in parser.patterns if p.id not in matched]
+    assert not missing, f"line patterns without a sample: {missing}"
+
+
+def test_every_line_pattern_is_anchored():
+    for parser in PARSERS.values():
+        for pattern in parser.patterns:
+            assert pattern.regex.pattern.startswith("^"), pattern.id
+
+
+def test_every_text_rule_has_a_sample(catalogue):
+    from analyzer.classify import Classifier
+    classify = Classifier(catalogue)
+    texts = [rule_text(e.reply_code, e.enhanced_code, e.reply_text)
+             for line in ALL_SAMPLES for e in inspect_line(line, now=FROZEN_NOW).events if e.reply_text]
+    unmatched = []
+    for entry, pattern in catalogue.text_rules:
+        if not any(pattern.search(text) for text in texts):
+            unmatched.append(f"{entry.id}: {pattern.pattern}")
+    assert not unmatched, f"text rules no sample reply matches: {unmatched}"
+    assert classify  # the classifier loads with every rule
+
+
+def test_no_sample_reply_matches_two_rules(catalogue):
+    clashes = []
+    for line in ALL_SAMPLES:
+        for event in inspect_line(line, now=FROZEN_NOW).events:
+            if not event.reply_text:
+                continue
+            text = rule_text(event.reply_code, event.enhanced_code, event.reply_text)
+            hits = {entry.id for entry, pattern in catalogue.text_rules if pattern.search(text)}
+            if len(hits) > 1:
+                clashes.append(f"{sorted(hits)}: {event.reply_text[:100]}")
+    assert not clashes, clashes
+
+
+def test_every_registry_code_has_an_entry(catalogue):
+    missing = []
+    with (DATA_DIR / "smtp-codes.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            code = row["code"]
+            if row["kind"] == "basic":
+                found = [e for e in catalogue.entries.values() if code in e.codes and e.family.startswith("basic-")]
+            else:
+                found = [e for e in catalogue.entries.values() if code in e.enhanced
+                         or any(c[0] in "245" and "X" + c[1:] == code for c in e.enhanced)]
+            if not found:
+                missing.append(code)
+    assert not missing, f"registry codes without a catalogue entry: {missing}"
+
+
+def test_each_basic_code_has_one_primary_entry(catalogue):
+    primaries: dict[str, list[str]] = {}
+    for entry in catalogue.entries.values():
+        if entry.family.startswith("basic-") and entry.primary:
+            for code in entry.codes:
+                primaries.setdefault(code, []).append(entry.id)
+    every_code = {c for e in catalogue.entries.values() if e.family.startswith("basic-") for c in e.codes}
+    assert set(primaries) == every_code
+    assert all(len(ids) == 1 for ids in primaries.values()), primaries
+
+
+def test_every_provider_marker_is_matched_by_a_text_rule(catalogue):
+    unmatched = []
+    with (DATA_DIR / "provider-markers.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            marker = row["marker"]
+            if not any(p.search(marker) or p.search(f"{row['code']} {row['enhanced']} {marker} - gsmtp")
+                       for _e, p in catalogue.text_rules):
+                unmatched.append(f"{row['provider']}: {marker}")
+    assert not unmatched, unmatched
+
+
+def test_entries_are_complete_in_both_languages(catalogue):
+    for entry in catalogue.entries.values():
+        for language in ("en", "ja"):
+            texts = entry.texts_in(language)
+            assert all(getattr(texts, f).strip() for f in ("title", "meaning", "when", "fix", "check")), entry.id
+        assert any(ord(ch) > 0x3000 for ch in entry.ja.meaning), f"{entry.id}: ja.meaning is not Japanese"
+
+
+def test_broken_line_pattern_file_names_file_pattern_and_field(tmp_path):
+    path = tmp_path / "postfix.toml"
+    path.write_text('mta = "postfix"\n[[pattern]]\nid = "postfix.x"\nservices = ["smtpd"]\ncontains = "a"\n'
+                    'regex = \'^(?P<nonsense>a)\'\nkind = "rejected"\nnote = "n"\n', encoding="utf-8")
+    with pytest.raises(PatternFileError) as caught:
+        load_line_patterns(path)
+    message = str(caught.value)
+    assert "postfix.toml" in message and "postfix.x" in message and "regex" in message and "nonsense" in message
+
+
+def test_broken_catalogue_file_names_file_entry_and_field(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('family = "mine"\n[[entry]]\nid = "my-rule"\ncodes = ["550"]\nname = "Mine"\n'
+                    'category = "policy"\ntexts = [\'(?i)go away\']\n'
+                    '[entry.en]\ntitle = "t"\nmeaning = "m"\nwhen = "w"\nfix = "f"\ncheck = "c"\n'
+                    '[entry.ja]\ntitle = "t"\nmeaning = "m"\nwhen = "w"\nfix = ""\ncheck = "c"\n',
+                    encoding="utf-8")
+    with pytest.raises(PatternFileError) as caught:
+        load_catalogue([path])
+    assert "mine.toml: entry 'my-rule': field 'ja.fix' is empty" in str(caught.value)
+
+
+def test_user_rules_win_over_the_packaged_catalogue(tmp_path):
+    path = tmp_path / "local.toml"
+    path.write_text('family = "local"\n[[entry]]\nid = "local-relay-policy"\ncodes = ["554"]\nname = "Ours"\n'
+                    'category = "relay"\ntexts = [\'(?i)relay access denied\']\n'
+                    '[entry.en]\ntitle = "t"\nmeaning = "m"\nwhen = "w"\nfix = "f"\ncheck = "c"\n'
+                    '[entry.ja]\ntitle = "t"\nmeaning = "m"\nwhen = "w"\nfix = "f"\ncheck = "c"\n',
+                    encoding="utf-8")
+    catalogue = load_catalogue([path])
+    assert catalogue.find("Relay access denied").id == "local-relay-policy"

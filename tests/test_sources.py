@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+
+import pytest
+
+from analyzer.errors import InputError
+from analyzer.events import ParseStats
+from analyzer.reader import ReadOptions, read_events
+from analyzer.sources import expand_inputs, read_lines
+
+from .conftest import FROZEN_NOW
+
+REJECT = ("Nov 27 10:00:0{n} mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.1{n}]: "
+          "554 5.7.1 <x@example.com>: Relay access denied; from=<a@example.net> to=<x@example.com> "
+          "proto=ESMTP helo=<h.example.net>")
+
+
+def _lines(count: int, start: int = 0) -> bytes:
+    return "".join(REJECT.format(n=start + i) + "\n" for i in range(count)).encode()
+
+
+@pytest.mark.parametrize("opener", [gzip.open, bz2.open, lzma.open], ids=["gzip", "bzip2", "xz"])
+def test_compressed_files_are_recognised_by_content(tmp_path, opener):
+    path = tmp_path / "mail.log.old"  # no telling suffix
+    with opener(path, "wb") as handle:
+        handle.write(_lines(3))
+    events = list(read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW)))
+    assert [e.client_ip for e in events] == ["192.0.2.10", "192.0.2.11", "192.0.2.12"]
+
+
+def test_truncated_gzip_yields_what_it_can_and_says_so(tmp_path):
+    whole = gzip.compress(_lines(9) * 200)
+    path = tmp_path / "mail.log.2.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    stats = ParseStats()
+    events = list(read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW), stats))
+    assert events and len(events) < 9 * 200
+    assert stats.problems and "cut short" in stats.problems[0]
+
+
+def test_rotated_set_is_read_oldest_first(tmp_path):
+    (tmp_path / "mail.log").write_bytes(_lines(1, start=3))
+    (tmp_path / "mail.log.1").write_bytes(_lines(1, start=2))
+    with gzip.open(tmp_path / "mail.log.2.gz", "wb") as handle:
+        handle.write(_lines(1, start=1))
+    names = [os.path.basename(s.path) for s in expand_inputs([str(tmp_path)])]
+    assert names == ["mail.log.2.gz", "mail.log.1", "mail.log"]
+
+
+def test_missing_input_and_empty_directory_are_clear_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        expand_inputs([str(tmp_path / "nope.log")])
+    with pytest.raises(InputError, match="holds no log files"):
+        expand_inputs([str(tmp_path)])
+
+
+def test_crlf_missing_final_newline_and_invalid_utf8(tmp_path):
+    path = tmp_path / "mail.log"
+    path.write_bytes(_lines(1).replace(b"\n", b"\r\n") + b"\xff\xfe junk\r\n" + _lines(1, start=1).rstrip(b"\n"))
+    stats = ParseStats()
+    events = list(read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW), stats))
+    assert len(events) == 2 and stats.lines_read == 3 and stats.undecodable_lines == 1
+    assert sum(stats.by_outcome.values()) == stats.lines_read
+
+
+def test_journalctl_json_lines_become_syslog_lines(tmp_path):
+    record = {"__REALTIME_TIMESTAMP": "1795860001000000", "_HOSTNAME": "mx1", "SYSLOG_IDENTIFIER": "postfix/smtpd",
+              "_PID": "77", "MESSAGE": "warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: "
+                                       "authentication failure, sasl_username=alice"}
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    lines = list(read_lines(expand_inputs([str(path)])[0], []))
+    assert lines[0].endswith("postfix/smtpd[77]: " + record["MESSAGE"])
+    (event,) = read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW))
+    assert event.client_ip == "192.0.2.9" and event.sasl_username == "alice" and event.host == "mx1"
