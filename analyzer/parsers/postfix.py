@@ -14,6 +14,10 @@ LOCAL_AGENTS = frozenset({"local", "virtual", "pipe"})
 def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
     if service in LOCAL_AGENTS:
         fields["direction"] = Direction.LOCAL
+    if "relay_host" in fields and "relay_ip" not in fields and pattern.id == "postfix.delivery-status":
+        del fields["relay_host"]  # relay=none, relay=local, relay=dovecot: a transport, not a host
+    if fields.get("sasl_username") == "(unavailable)":
+        del fields["sasl_username"]  # Postfix's placeholder when the client gave no login name
     return [fields]
 
 

@@ -27,6 +27,15 @@ def _delivery_kind(stat: str | None, dsn: str | None) -> Kind:
 
 
 def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
+    if pattern.id == "sendmail.ruleset-reject":
+        # arg1 is the address under test: the sender for check_mail, the recipient for check_rcpt,
+        # the client's name for check_relay.
+        argument = fields.pop("recipient", "").strip("<>")
+        if fields.get("command") == "check_mail":
+            fields["sender"] = argument
+        elif fields.get("command") == "check_rcpt":
+            fields["recipient"] = argument
+        return [fields]
     if pattern.id != "sendmail.delivery":
         return [fields]
     stat = fields.get("reply_text")
