@@ -48,6 +48,7 @@ TLS13_OUT = "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-excha
 
 # Alphabets of the MTAs' own id encoders.
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"  # Dovecot's mail GUIDs
 POSTFIX_LONG_ID = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"  # base 52; 'z' also separates
 SENDMAIL_ID = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx"  # QueueIdChars, base 60
 
@@ -139,6 +140,7 @@ class World:
         self.hosts = [Host(name, index, self.rng) for index, name in enumerate(hosts)]
         self.heap: list[tuple[float, int, Host, str]] = []
         self.counter = itertools.count()
+        self.exim_upgrade: float | None = None  # from here on Exim 4.97+ writes 6-11-4 message ids
         self.local_users = [f"{first}.{last}" if i % 3 else first
                             for i, (first, last) in enumerate(itertools.product(FIRST_NAMES, LAST_NAMES[:4]))]
 
@@ -148,6 +150,9 @@ class World:
     # --- people and machines -------------------------------------------------------------------------
     def local_address(self) -> str:
         return f"{self.rng.choice(self.local_users)}@{LOCAL_DOMAIN}"
+
+    def local_addresses(self, count: int) -> list[str]:
+        return [f"{user}@{LOCAL_DOMAIN}" for user in self.rng.sample(self.local_users, count)]
 
     def remote_address(self) -> str:
         rng = self.rng
@@ -421,7 +426,7 @@ def pf_deliver_local(w: World, h: Host, t: float, qid: str, recipient: str, arri
                     f"(host {h.fqdn}[private/dovecot-lmtp] said: 552 5.2.2 <{recipient}> Quota exceeded (mailbox "
                     f"for user is full) (in reply to end of DATA command))")
         return t, False
-    guid = encode(rng.getrandbits(128), BASE62)[:22]
+    guid = encode(rng.getrandbits(132), BASE64, 22)[:22]
     w.log(t, h, f"postfix/lmtp[{pid}]: {qid}: to=<{recipient}>, {relay}, {delays}, dsn=2.0.0, status=sent "
                 f"(250 2.0.0 <{recipient}> {guid} Saved)")
     return t, True
@@ -446,7 +451,7 @@ def pf_inbound(w: World, h: Host, t: float, client: tuple[str, str] | None = Non
     arrived = t
     w.log(t, h, f"{smtpd}: {qid}: client={peer}")
     sender = sender or w.remote_address()
-    recipients = [recipient] if recipient else [w.local_address() for _ in range(rng.choice((1, 1, 1, 1, 2, 3)))]
+    recipients = [recipient] if recipient else w.local_addresses(rng.choice((1, 1, 1, 1, 2, 3)))
     bad_rcpt = 0
     if rng.random() < 0.05:
         bogus = f"{rng.choice(FIRST_NAMES)}{rng.randrange(2, 99)}@{LOCAL_DOMAIN}"
@@ -806,7 +811,7 @@ def exim_local_delivery(w: World, h: Host, t: float, mid: str, recipients: Seque
     rng = w.rng
     t += rng.uniform(0.05, 0.4)
     for index, recipient in enumerate(recipients):
-        guid = encode(rng.getrandbits(128), BASE62)[:22]
+        guid = encode(rng.getrandbits(132), BASE64, 22)[:22]
         arrow = "=>" if index == 0 else "->"
         w.log(t, h, f"{mid} {arrow} {recipient.split('@')[0]} <{recipient}> R=local_user T=dovecot_lmtp "
                     f"C=\"250 2.0.0 <{recipient}> {guid} Saved\"")
@@ -825,7 +830,7 @@ def ex_inbound(w: World, h: Host, t: float, client: tuple[str, str] | None = Non
     size = int(rng.lognormvariate(9.2, 1.1)) + 900
     w.log(t, h, f"{mid} <= {sender} H={name} [{ip}] {protocol} S={size} "
                 f"id={w.message_id(t, sender.split('@')[1])[1:-1]}")
-    recipients = [recipient] if recipient else [w.local_address() for _ in range(rng.choice((1, 1, 1, 2)))]
+    recipients = [recipient] if recipient else w.local_addresses(rng.choice((1, 1, 1, 2)))
     if rng.random() < 0.01:
         t += 0.2
         w.log(t, h, f"{mid} ** {recipients[0]} R=local_user T=dovecot_lmtp: LMTP error after end of data: "
@@ -1005,7 +1010,7 @@ EXIM_SCENES: tuple[tuple[float, Scene], ...] = (
 # --- Sendmail -----------------------------------------------------------------------------------------
 def sendmail_queue_id(w: World, h: Host, t: float, pid: int) -> str:
     """assign_queueid(): UTC year, month, day, hour, minute, second, a 2-char sequence, then the pid."""
-    moment = datetime.utcfromtimestamp(w.epoch(t)) if False else w.clock(t)
+    moment = w.clock(t)  # the simulated servers keep their clocks on UTC
     chars = SENDMAIL_ID
     seq = w.rng.randrange(3600)
     return (chars[(moment.year - 1900) % 60] + chars[moment.month - 1] + chars[moment.day] + chars[moment.hour]
@@ -1036,7 +1041,7 @@ def sm_inbound(w: World, h: Host, t: float) -> None:
     t += rng.uniform(0.3, 2.0)
     qid = sendmail_queue_id(w, h, t, pid)
     sender = w.remote_address()
-    recipients = [w.local_address() for _ in range(rng.choice((1, 1, 1, 2)))]
+    recipients = w.local_addresses(rng.choice((1, 1, 1, 2)))
     size = int(rng.lognormvariate(9.2, 1.1)) + 900
     w.log(t, h, f"sm-mta[{pid}]: {qid}: from=<{sender}>, size={size}, class=0, nrcpts={len(recipients)}, "
                 f"msgid={w.message_id(t, sender.split('@')[1])}, bodytype=8BITMIME, "
@@ -1214,3 +1219,168 @@ def sm_local(w: World, h: Host, t: float) -> None:
 
 SENDMAIL_SCENES: tuple[tuple[float, Scene], ...] = (
     (36, sm_inbound), (16, sm_outbound), (12, sm_reject), (8, sm_scanner), (4, sm_auth_noise), (3, sm_local))
+
+
+# --- attacks ----------------------------------------------------------------------------------------
+AuthSession = Callable[[World, Host, float, str, Sequence[str]], float]
+AUTH_SESSIONS: dict[str, AuthSession] = {"postfix": pf_auth_session, "exim": ex_auth_session,
+                                         "sendmail": sm_auth_session}
+SCENES = {"postfix": POSTFIX_SCENES, "exim": EXIM_SCENES, "sendmail": SENDMAIL_SCENES}
+# Average lines per background scene, measured; turns a line count into a scene rate.
+LINES_PER_SCENE = {"postfix": 7.6, "exim": 2.65, "sendmail": 2.9}
+
+
+def attack_scene(mta: str, attack: Attack) -> Scene:
+    """The attack as a scene: it writes all of its sessions at once, spread over attack.minutes."""
+    session = AUTH_SESSIONS[mta]
+
+    def run(w: World, h: Host, t: float) -> None:
+        rng, span = w.rng, attack.minutes * 60
+        if attack.kind == "brute-force":
+            per_session = (3, 9) if mta == "postfix" else (1, 5)
+            sessions = max(1, round(attack.attempts / sum(per_session) * 2))
+            remaining, gap = attack.attempts, span / sessions
+            while remaining > 0:
+                tries = min(remaining, rng.randrange(*per_session))
+                names = [rng.choice(attack.usernames) for _ in range(tries)]
+                finished = session(w, h, t, attack.source, names)
+                remaining -= tries
+                t = max(finished + rng.uniform(0.5, 3), t + gap * rng.uniform(0.6, 1.4))
+        elif attack.kind == "distributed":
+            octets = rng.sample(range(2, 255), min(attack.sources, 200))
+            for index in range(attack.sources):
+                if index < len(octets) and rng.random() < 0.65:
+                    ip = f"198.51.100.{octets[index]}"
+                else:
+                    ip = f"2001:db8:bad:{rng.randrange(1, 0xffff):x}::{rng.randrange(2, 0xfff):x}"
+                names = [attack.usernames[0] if rng.random() < 0.8 else rng.choice(attack.usernames[1:] or ("info",))
+                         for _ in range(rng.choice((1, 1, 2, 2, 3)))]
+                session(w, h, t + rng.uniform(0, span), ip, names)
+        else:
+            raise ValueError(f"unknown attack kind {attack.kind!r}")
+    return run
+
+
+def random_attacks(rng: random.Random, start: datetime, seconds: float) -> list[Attack]:
+    """About one brute force per eight hours and one distributed wave per day of log."""
+    attacks = []
+    for index in range(max(1, round(seconds / 28800))):
+        source = "203.0.113.45" if index == 0 else f"203.0.113.{rng.randrange(2, 255)}"
+        attacks.append(Attack("brute-force", start + timedelta(seconds=rng.uniform(0, seconds)), rng.uniform(5, 30),
+                              attempts=rng.randrange(60, 300), source=source,
+                              usernames=tuple(rng.sample(ATTACK_USERNAMES, rng.randrange(1, 4)))))
+    for _ in range(max(1, round(seconds / 86400))):
+        attacks.append(Attack("distributed", start + timedelta(seconds=rng.uniform(0, seconds)), rng.uniform(60, 180),
+                              sources=rng.randrange(40, 120), usernames=("admin", "info", "test")))
+    return attacks
+
+
+# --- output -----------------------------------------------------------------------------------------
+def timestamp_formatter(mta: str, start: datetime) -> Callable[[float], str]:
+    """RFC 3164 for syslog (day space-padded), Exim's own ISO-like stamp; cached per second."""
+    cache = {"second": -1, "text": ""}
+
+    def stamp(t: float) -> str:
+        second = int(t)
+        if second != cache["second"]:
+            moment = start + timedelta(seconds=second)
+            cache["second"] = second
+            cache["text"] = f"{moment:%Y-%m-%d %H:%M:%S}" if mta == "exim" else \
+                f"{MONTHS[moment.month - 1]} {moment.day:2d} {moment:%H:%M:%S}"
+        return cache["text"]
+    return stamp
+
+
+def simulate(mta: str, seed: int, start: datetime, *, scenes_per_hour: float, end: datetime | None,
+             hosts: Sequence[str], attacks: Sequence[Attack]) -> Iterator[tuple[float, str]]:
+    """(seconds since start, line) in time order; endless when `end` is None."""
+    if mta not in SCENES:
+        raise ValueError(f"unknown MTA {mta!r}: choose one of {', '.join(MTAS)}")
+    if not hosts:
+        raise ValueError("at least one host name is needed")
+    world = World(seed, start, hosts)
+    horizon = (end - start).total_seconds() if end else None
+    if mta == "exim" and horizon and horizon > 86400:
+        last_day = (end - timedelta(seconds=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        restart = (last_day - start).total_seconds() + world.rng.uniform(60, 240)
+        world.exim_upgrade = restart
+        world.log(restart, world.hosts[0], f"exim 4.98.2 daemon started: pid={world.hosts[0].new_pid()}, -q30m, "
+                                           "listening for SMTP on port 25 (IPv6 and IPv4) port 587 (IPv6 and IPv4) "
+                                           "port 465 (IPv6 and IPv4)")
+    scripted = [((attack.at - start).total_seconds(), attack_scene(mta, attack)) for attack in attacks]
+    stamp = timestamp_formatter(mta, start)
+    for t, host, text in schedule(world, SCENES[mta], scenes_per_hour, horizon, scripted):
+        yield t, (f"{stamp(t)} {text}" if mta == "exim" else f"{stamp(t)} {host.name} {text}")
+
+
+def generate_lines(mta: str, lines: int, seed: int, start: datetime, days: float = 3.0,
+                   hosts: tuple[str, ...] = ("mx1",), attacks: bool = True) -> Iterator[str]:
+    """`lines` log lines of `mta` (no newline), in time order, spread over about `days` from `start`.
+
+    Exim writes one log per server, so several `hosts` only vary its addresses; the syslog formats
+    rotate the host name. Exim message ids switch to the 4.97+ shape on the last calendar day.
+    """
+    if lines < 0 or days <= 0:
+        raise ValueError("lines must be >= 0 and days > 0")
+    seconds = days * 86400
+    rng = random.Random(f"attacks-{seed}")
+    scripted = random_attacks(rng, start, seconds) if attacks else []
+    scenes_per_hour = max(lines / LINES_PER_SCENE[mta] / (seconds / 3600), 0.01) if mta in SCENES else 1.0
+    timed = simulate(mta, seed, start, scenes_per_hour=scenes_per_hour, end=None, hosts=hosts, attacks=scripted)
+    if mta == "exim":  # the upgrade day needs the window's end, which an endless run does not know
+        timed = simulate_exim_window(seed, start, seconds, scenes_per_hour, hosts, scripted)
+    return (line for _, line in itertools.islice(timed, lines))
+
+
+def simulate_exim_window(seed: int, start: datetime, seconds: float, scenes_per_hour: float,
+                         hosts: Sequence[str], attacks: Sequence[Attack]) -> Iterator[tuple[float, str]]:
+    """Exim over the window, then on past its end if more lines are asked for."""
+    end = start + timedelta(seconds=seconds)
+    yield from simulate("exim", seed, start, scenes_per_hour=scenes_per_hour, end=end, hosts=hosts, attacks=attacks)
+    yield from simulate("exim", seed + 1, end, scenes_per_hour=scenes_per_hour, end=None, hosts=hosts, attacks=())
+
+
+def write_lines(lines: Iterator[str], path: str | None) -> None:
+    """To stdout, a file, or a gzip file (no timestamp in its header, so reruns are byte-identical)."""
+    if path is None:
+        sys.stdout.writelines(f"{line}\n" for line in lines)
+        return
+    if path.endswith(".gz"):
+        with open(path, "wb") as raw, gzip.GzipFile(filename=path.rsplit("/", 1)[-1][:-3], mode="wb",
+                                                     fileobj=raw, mtime=0) as packed:
+            for chunk in batched_text(lines):
+                packed.write(chunk.encode())
+        return
+    with open(path, "w", encoding="utf-8") as out:
+        out.writelines(f"{line}\n" for line in lines)
+
+
+def batched_text(lines: Iterator[str], size: int = 5000) -> Iterator[str]:
+    while batch := list(itertools.islice(lines, size)):
+        yield "\n".join(batch) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__.split("\n")[0])
+    parser.add_argument("--mta", choices=MTAS, required=True)
+    parser.add_argument("--lines", type=int, required=True, help="how many lines to write")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", type=datetime.fromisoformat, default=datetime(2026, 11, 20),
+                        help="first timestamp, e.g. 2026-11-20 (default)")
+    parser.add_argument("--days", type=float, default=3.0, help="about how many days the lines span")
+    parser.add_argument("--hosts", default="mx1", help="comma-separated host names, e.g. mx1,mx2")
+    parser.add_argument("--no-attacks", action="store_true", help="leave out brute-force and distributed attacks")
+    parser.add_argument("-o", "--output", help="output file (.gz compresses); stdout when absent")
+    args = parser.parse_args(argv)
+    hosts = tuple(name for name in args.hosts.split(",") if name)
+    try:
+        lines = generate_lines(args.mta, args.lines, args.seed, args.start, args.days, hosts, not args.no_attacks)
+        write_lines(lines, args.output)
+    except ValueError as error:
+        parser.error(str(error))
+    except BrokenPipeError:  # `| head` closed the pipe
+        sys.stderr.close()
+
+
+if __name__ == "__main__":
+    main()
