@@ -28,6 +28,7 @@ SUBJECT_NAMES = {
            "7": "セキュリティ・ポリシーのステータス"},
 }
 LANGUAGES = ("en", "ja")
+TEXT_RULE_TIMEOUT_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,10 @@ class Catalogue:
     def by_text(self, text: str) -> tuple[Entry, str | None] | None:
         """The first text rule found in a reply text, with its captured detail (a DNSBL name...)."""
         for entry, pattern in self.text_rules:
-            found = pattern.search(text, timeout=0.05)
+            try:
+                found = pattern.search(text, timeout=TEXT_RULE_TIMEOUT_SECONDS)
+            except TimeoutError:  # a user rule gone exponential on hostile text: no match, no crash
+                continue
             if found:
                 detail = found.groupdict().get("detail") if "detail" in pattern.groupindex else None
                 return entry, detail

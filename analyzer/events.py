@@ -80,12 +80,9 @@ class ParseStats:
     undecodable_lines: int = 0   # lines decoded with replacement characters (also counted by outcome)
     problems: list[str] = field(default_factory=list)             # input problems (truncated gzip...)
 
-    def count(self, mta: str | None, outcome: LineOutcome) -> None:
-        self.by_outcome[outcome.value] += 1
-        per_mta = self.by_mta.get(mta or "-")
-        if per_mta is None:
-            per_mta = self.by_mta[mta or "-"] = Counter()
-        per_mta[outcome.value] += 1
+    def count(self, mta: str | None, outcome: LineOutcome, lines: int = 1) -> None:
+        self.by_outcome[outcome.value] += lines
+        self.by_mta.setdefault(mta or "-", Counter())[outcome.value] += lines
 
     def merge(self, other: ParseStats) -> None:
         self.lines_read += other.lines_read

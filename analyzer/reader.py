@@ -4,6 +4,7 @@ Every line read ends in exactly one ParseStats outcome, so the counts always add
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,6 +84,10 @@ def inspect_line(line: str, mta: str | None = None, zone: TzInfo | None = None,
                           events)
 
 
+EVENT, NO_EVENT, UNRECOGNISED_LINE = LineOutcome.EVENT, LineOutcome.NO_EVENT, LineOutcome.UNRECOGNISED
+FOREIGN, TOO_LONG, REGEX_TIMEOUT = LineOutcome.FOREIGN, LineOutcome.TOO_LONG, LineOutcome.REGEX_TIMEOUT
+
+
 def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
                 stats: ParseStats | None = None) -> Iterator[Event]:
     """Events from the sources in order; `stats` (if given) receives the line counts."""
@@ -98,42 +103,58 @@ def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Ite
     forced = options.mta
     name = source.name
     unparsed = options.unparsed
-    count = stats.count
-    line_no = 0
-    for line in read_lines(source, stats.problems):
-        line_no += 1
-        if len(line) > MAX_LINE_CHARS:
-            count(None, LineOutcome.TOO_LONG)
-            continue
-        if "\ufffd" in line or "\x00" in line:
-            stats.undecodable_lines += 1
-        header = split_header(line)
-        route = _route(header, forced) if header is not None else None
-        if route is None:
-            count(None, LineOutcome.FOREIGN)
-            continue
-        mta, service = route
-        try:
-            result = PARSERS[mta].parse(service, header.message)
-        except TimeoutError:
-            count(mta, LineOutcome.REGEX_TIMEOUT)
-            continue
-        if result is None:
-            count(mta, LineOutcome.NO_EVENT)
-            continue
-        if result is UNRECOGNISED:
-            count(mta, LineOutcome.UNRECOGNISED)
-            if unparsed is not None:
-                unparsed.write(line + "\n")
-            continue
-        found_events, _pattern = result
-        if not found_events:
-            count(mta, LineOutcome.NO_EVENT)
-            continue
-        count(mta, LineOutcome.EVENT)
-        timestamp = clock.read(header.timestamp_text)
-        for fields in found_events:
-            stats.events += 1
-            yield Event(timestamp=timestamp, host=header.host, mta=mta, program=header.program,
-                        pid=header.pid, file=name, line_no=line_no, **fields)
-    stats.lines_read += line_no
+    # Counted in a local dict on the hot path, folded into `stats` when the input ends or is abandoned.
+    tally: dict[tuple[str | None, LineOutcome], int] = defaultdict(int)
+    routes: dict[str | None, tuple[str, str] | None] = {}
+    line_no = undecodable = events = 0
+    try:
+        for line in read_lines(source, stats.problems):
+            line_no += 1
+            if len(line) > MAX_LINE_CHARS:
+                tally[None, TOO_LONG] += 1
+                continue
+            if "\ufffd" in line or "\x00" in line:
+                undecodable += 1
+            header = split_header(line)
+            if header is None:
+                tally[None, FOREIGN] += 1
+                continue
+            program = header.program
+            route = routes.get(program, False)
+            if route is False:
+                route = _route(header, forced)
+                if len(routes) < 4096:  # program names are attacker-chosen: keep the cache bounded
+                    routes[program] = route
+            if route is None:
+                tally[None, FOREIGN] += 1
+                continue
+            mta, service = route
+            try:
+                result = PARSERS[mta].parse(service, header.message)
+            except TimeoutError:
+                tally[mta, REGEX_TIMEOUT] += 1
+                continue
+            if result is None:
+                tally[mta, NO_EVENT] += 1
+                continue
+            if result is UNRECOGNISED:
+                tally[mta, UNRECOGNISED_LINE] += 1
+                if unparsed is not None:
+                    unparsed.write(line + "\n")
+                continue
+            found_events = result[0]
+            if not found_events:
+                tally[mta, NO_EVENT] += 1
+                continue
+            tally[mta, EVENT] += 1
+            timestamp = clock.read(header.timestamp_text)
+            for fields in found_events:
+                events += 1
+                yield Event(timestamp=timestamp, host=header.host, mta=mta, program=program,
+                            pid=header.pid, file=name, line_no=line_no, **fields)
+    finally:
+        stats.lines_read += line_no
+        stats.events += events
+        stats.undecodable_lines += undecodable
+        for (mta, outcome), lines in tally.items():
+            stats.count(mta, outcome, lines)

@@ -78,8 +78,8 @@ def expand_inputs(inputs: list[str]) -> list[Source]:
             paths.append(STDIN)
             continue
         if os.path.isdir(item):
-            found = sorted(str(p) for p in Path(item).iterdir()
-                           if p.is_file() and not p.name.startswith("."))
+            found = sorted(str(p) for p in Path(item).rglob("*")
+                           if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts))
             if not found:
                 raise InputError(f"{item}: directory holds no log files")
             paths.extend(sorted(found, key=_rotation_key))

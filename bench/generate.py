@@ -12,7 +12,6 @@ import calendar
 import gzip
 import heapq
 import itertools
-import math
 import random
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +20,10 @@ from datetime import datetime, timedelta
 
 MTAS = ("postfix", "exim", "sendmail")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# Relative traffic by hour of day (mean 1.0): mail peaks in office hours, spam bots barely sleep.
-HOURLY_LOAD = (0.42, 0.36, 0.33, 0.33, 0.36, 0.45, 0.62, 0.9, 1.28, 1.48, 1.52, 1.48,
-               1.32, 1.42, 1.48, 1.44, 1.34, 1.18, 1.0, 0.86, 0.74, 0.64, 0.55, 0.48)
+# Relative traffic by hour of day, scaled to a mean of 1.0: mail peaks in office hours, bots barely sleep.
+_RAW_LOAD = (0.42, 0.36, 0.33, 0.33, 0.36, 0.45, 0.62, 0.9, 1.28, 1.48, 1.52, 1.48,
+             1.32, 1.42, 1.48, 1.44, 1.34, 1.18, 1.0, 0.86, 0.74, 0.64, 0.55, 0.48)
+HOURLY_LOAD = tuple(load * 24 / sum(_RAW_LOAD) for load in _RAW_LOAD)
 
 FIRST_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "ken",
                "laura", "mike", "nina", "oscar", "peggy", "quentin", "rita", "sam", "trent", "ursula",
@@ -38,6 +38,9 @@ REMOTE_DOMAINS = ("example.org", "example.net", "mail.example.org", "corp.exampl
                   "university.example.edu.example.net", "bank.example.org", "travel.example.net")
 SPAM_HELOS = ("User", "WIN-7KQ3L1M9TQ2", "localhost", "ylmf-pc", "[{ip}]", "mail.example.com", "{ip}",
               "EHLO", "desktop-4f2k1bd", "smtp.example.net", "ADMIN-PC")
+SUBJECTS = ("Re: meeting notes", "Invoice 2026-1184", "Your order has shipped", "Weekly report",
+            "Fwd: photos from Saturday", "Re: Re: contract draft", "Newsletter November 2026", "Quarterly figures",
+            "Password reset request", "Re: lunch?", "Agenda for Monday", "Your receipt", "Re: quote request")
 ATTACK_USERNAMES = ("admin", "info", "test", "office", "postmaster", "webmaster", "sales", "user",
                     "support", "contact", "root", "alice", "bob@example.com", "info@example.com")
 TLS13 = "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 " \
@@ -292,7 +295,7 @@ DESTINATIONS = {
         Outcome(86, "2.0.0", "sent", "250 2.0.0 Ok: queued as {remote_qid}", "end of DATA"),
         Outcome(4, "4.2.0", "deferred",
                 "450 4.2.0 {recipient_angle}: Recipient address rejected: Greylisted, see "
-                "https://postgrey.example.org/help/{domain}.html"),
+                "http://postgrey.schweikert.ch/help/{domain}.html"),
         Outcome(4, "5.1.1", "bounced",
                 "550 5.1.1 {recipient_angle}: Recipient address rejected: User unknown in virtual mailbox table"),
         Outcome(2, "5.2.2", "bounced", "552 5.2.2 {recipient_angle}: Recipient address rejected: Mailbox full"),
@@ -654,7 +657,7 @@ def pf_postscreen_drop(w: World, h: Host, t: float) -> None:
     if roll < 0.55:
         helo = w.helo_for(ip)
         t += rng.uniform(0.1, 1.5)
-        w.log(t, h, f"postfix/postscreen[{pid}]: PREGREET {len(helo) + 7} after {t % 2:.2f} from {where}: "
+        w.log(t, h, f"postfix/postscreen[{pid}]: PREGREET {len(helo) + 7} after {format_delay(rng.uniform(0, 1.5))} from {where}: "
                     f"EHLO {helo}\\r\\n")
     if roll < 0.4:
         t += 0.01
@@ -667,7 +670,7 @@ def pf_postscreen_drop(w: World, h: Host, t: float) -> None:
     elif roll > 0.55:
         t += rng.uniform(0.3, 5.5)
         stage = "before" if rng.random() < 0.8 else "after"
-        w.log(t, h, f"postfix/postscreen[{pid}]: HANGUP after {t % 6:.1g} from {where} in tests {stage} SMTP handshake")
+        w.log(t, h, f"postfix/postscreen[{pid}]: HANGUP after {format_delay(rng.uniform(0.3, 9))} from {where} in tests {stage} SMTP handshake")
     w.log(t + 0.001, h, f"postfix/postscreen[{pid}]: DISCONNECT {where}")
 
 
@@ -788,7 +791,6 @@ POSTFIX_SCENES: tuple[tuple[float, Scene], ...] = (
 
 # --- Exim -------------------------------------------------------------------------------------------
 EXIM_TLS_IN = "X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no"
-EXIM_TLS_OUT = "X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes"
 EXIM_DEFER_ERRNO = {"RCPT TO": "-44", "MAIL FROM": "-45", "end of DATA": "-46"}
 
 
@@ -798,6 +800,10 @@ def exim_id(w: World, h: Host, t: float) -> str:
     if w.exim_upgrade is not None and t >= w.exim_upgrade:
         return f"{seconds}-{encode(pid, BASE62, 11)}-{encode(int(fraction * 1_000_000), BASE62, 4)}"
     return f"{seconds}-{encode(pid, BASE62, 6)}-{encode(int(fraction * 2000), BASE62, 2)}"
+
+
+def exim_tls_out(delivery: Delivery) -> str:
+    return f"X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV={'yes' if delivery.tls == 'Trusted' else 'no'}"
 
 
 def exim_reply(reply: str) -> str:
@@ -829,7 +835,7 @@ def ex_inbound(w: World, h: Host, t: float, client: tuple[str, str] | None = Non
     protocol = f"P=esmtps {EXIM_TLS_IN}" if tls else "P=esmtp"
     size = int(rng.lognormvariate(9.2, 1.1)) + 900
     w.log(t, h, f"{mid} <= {sender} H={name} [{ip}] {protocol} S={size} "
-                f"id={w.message_id(t, sender.split('@')[1])[1:-1]}")
+                f"id={w.message_id(t, sender.split('@')[1])[1:-1]} T=\"{rng.choice(SUBJECTS)}\"")
     recipients = [recipient] if recipient else w.local_addresses(rng.choice((1, 1, 1, 2)))
     if rng.random() < 0.01:
         t += 0.2
@@ -846,13 +852,14 @@ def ex_bounce(w: World, h: Host, t: float, original: str, sender: str) -> None:
     rng = w.rng
     t += 0.02
     notice = exim_id(w, h, t)
-    w.log(t, h, f"{notice} <= <> R={original} U=Debian-exim P=local S={rng.randrange(2200, 7800)}")
+    w.log(t, h, f"{notice} <= <> R={original} U=Debian-exim P=local S={rng.randrange(2200, 7800)} "
+                f"T=\"Mail delivery failed: returning message to sender\"")
+    w.log(t + 0.001, h, f"{original} Completed")
     if sender.endswith("@" + LOCAL_DOMAIN):
         t = exim_local_delivery(w, h, t, notice, [sender])
     else:
         t = ex_remote_attempt(w, h, t, notice, sender, "", 3000, force_sent=True)
     w.log(t + 0.001, h, f"{notice} Completed")
-    w.log(t + 0.002, h, f"{original} Completed")
 
 
 def ex_remote_attempt(w: World, h: Host, t: float, mid: str, recipient: str, sender: str, size: int,
@@ -872,7 +879,7 @@ def ex_remote_attempt(w: World, h: Host, t: float, mid: str, recipient: str, sen
         w.log(t + 0.001, h, f"{mid} == {recipient} R=dnslookup T=remote_smtp defer (110): Connection timed out")
     elif outcome.status == "sent":
         chunking = " K" if "gsmtp" in delivery.reply else ""
-        w.log(t, h, f"{mid} => {recipient} R=dnslookup T=remote_smtp {host_part} {EXIM_TLS_OUT}{chunking} "
+        w.log(t, h, f"{mid} => {recipient} R=dnslookup T=remote_smtp {host_part} {exim_tls_out(delivery)}{chunking} "
                     f"C=\"{delivery.reply}\"")
         return t
     else:
@@ -882,13 +889,13 @@ def ex_remote_attempt(w: World, h: Host, t: float, mid: str, recipient: str, sen
             stage = "pipelined " + stage
         error = f"SMTP error from remote mail server after {stage}: {exim_reply(delivery.reply)}"
         if outcome.status == "bounced":
-            w.log(t, h, f"{mid} ** {recipient} R=dnslookup T=remote_smtp {host_part} {EXIM_TLS_OUT}: {error}")
+            w.log(t, h, f"{mid} ** {recipient} R=dnslookup T=remote_smtp {host_part} {exim_tls_out(delivery)}: {error}")
             if sender:
                 ex_bounce(w, h, t, mid, sender)
                 return 0.0
             return t
         w.log(t, h, f"{mid} == {recipient} R=dnslookup T=remote_smtp defer ({EXIM_DEFER_ERRNO[outcome.stage]}) "
-                    f"{host_part} {EXIM_TLS_OUT}: {error}")
+                    f"{host_part} {exim_tls_out(delivery)}: {error}")
     # The next queue run (-q30m) picks the message up again.
     retry = t + 1800 * (attempt + 1) * rng.uniform(0.9, 1.1)
     runner = h.new_pid()
@@ -908,7 +915,8 @@ def ex_outbound(w: World, h: Host, t: float) -> None:
     size = int(rng.lognormvariate(9.0, 1.2)) + 700
     method = rng.choice(("dovecot_plain", "dovecot_plain", "dovecot_login"))
     w.log(t, h, f"{mid} <= {user} H=({rng.choice(('[192.168.1.20]', 'laptop', 'DESKTOP-3K1Q9P', 'iPhone'))}) "
-                f"[{ip}] P=esmtpsa {EXIM_TLS_IN} A={method}:{user} S={size} id={w.message_id(t, LOCAL_DOMAIN)[1:-1]}")
+                f"[{ip}] P=esmtpsa {EXIM_TLS_IN} A={method}:{user} S={size} id={w.message_id(t, LOCAL_DOMAIN)[1:-1]} "
+                f"T=\"{rng.choice(SUBJECTS)}\"")
     domain = rng.choice(OUTBOUND_DOMAINS)
     recipient = f"{rng.choice(FIRST_NAMES)}.{rng.choice(LAST_NAMES)}{rng.randrange(1, 99)}@{domain}"
     done = ex_remote_attempt(w, h, t, mid, recipient, user, size)
@@ -933,11 +941,13 @@ def ex_reject(w: World, h: Host, t: float) -> None:
         return
     ip = w.hostile_ip()
     client, sender = exim_client(w, ip), w.spam_address()
+    if rng.random() < 0.5:  # host_lookup = * and no PTR record
+        w.log(t, h, f"no host name found for IP address {ip}")
     if roll < 0.45:
         rcpt, reason = w.remote_address(), "relay not permitted"
     elif roll < 0.65:
         rcpt = f"{rng.choice(FIRST_NAMES + ROLE_NAMES)}{rng.choice(('', '1', '.old'))}@{LOCAL_DOMAIN}"
-        reason = "Unrouteable address"
+        reason = "Unknown user"
     elif roll < 0.85:
         rcpt = w.local_address()
         reason = f"rejected because {ip} is in a black list at zen.spamhaus.org\\n" \
@@ -986,25 +996,40 @@ def ex_scanner(w: World, h: Host, t: float) -> None:
         w.log(t, h, f"SMTP protocol synchronization error (next input sent too soon: pipelining was not "
                     f"advertised): rejected \"EHLO {helo}\" H=({helo}) [{ip}] next input=\"MAIL FROM:<"
                     f"{w.spam_address()}>\\r\\n\"")
-    elif roll < 0.7:
+    elif roll < 0.55:
         w.log(t, h, f"no MAIL in SMTP connection from [{ip}] D={rng.randrange(0, 20)}s C=EHLO,QUIT")
+    elif roll < 0.7:
+        w.log(t, h, f"SMTP syntax error in \"GET / HTTP/1.1\" H=[{ip}] unrecognized command")
+        w.log(t + 0.01, h, f"SMTP syntax error in \"Host: {h.ipv4}\" H=[{ip}] unrecognized command")
+        w.log(t + 0.02, h, f"SMTP connection from [{ip}] lost D=0s")
     elif roll < 0.85:
         w.log(t, h, f"TLS error on connection from ({w.helo_for(ip)}) [{ip}] (SSL_accept): "
                     f"error:0A000126:SSL routines::unexpected eof while reading")
     else:
-        w.log(t + 300, h, f"SMTP command timeout on connection from [{ip}] D=5m")
+        w.log(t + 300, h, f"SMTP command timeout on connection from [{ip}]")
 
 
 def ex_local(w: World, h: Host, t: float) -> None:
     mid = exim_id(w, h, t)
-    w.log(t, h, f"{mid} <= root@{h.fqdn} U=root P=local S={w.rng.randrange(500, 4000)}")
+    w.log(t, h, f"{mid} <= root@{h.fqdn} U=root P=local S={w.rng.randrange(500, 4000)} "
+                f"T=\"Cron <root@{h.name}> /usr/local/sbin/backup-mail\"")
     t += w.rng.uniform(0.02, 0.2)
     w.log(t, h, f"{mid} => admin <root@{h.fqdn}> R=local_user T=mail_spool")
     w.log(t + 0.001, h, f"{mid} Completed")
 
 
+def ex_expired(w: World, h: Host, t: float) -> None:
+    """A message deferred for days passes its retry rule's limit and is bounced."""
+    rng = w.rng
+    mid = exim_id(w, h, t - 345600 - rng.uniform(0, 40000))
+    recipient = f"{rng.choice(ROLE_NAMES)}@{rng.choice(REMOTE_DOMAINS)}"
+    w.log(t, h, f"{mid} ** {recipient}: retry timeout exceeded")
+    ex_bounce(w, h, t, mid, w.local_address())
+
+
 EXIM_SCENES: tuple[tuple[float, Scene], ...] = (
-    (36, ex_inbound), (18, ex_outbound), (12, ex_reject), (7, ex_scanner), (4, ex_auth_noise), (3, ex_local))
+    (36, ex_inbound), (18, ex_outbound), (12, ex_reject), (7, ex_scanner), (4, ex_auth_noise), (3, ex_local),
+    (0.4, ex_expired))
 
 
 # --- Sendmail -----------------------------------------------------------------------------------------
@@ -1080,9 +1105,11 @@ def sm_remote_attempt(w: World, h: Host, t: float, qid: str, recipient: str, sen
     pid = h.new_pid()
     program = f"sm-mta[{pid}]"
     mx = delivery.mx + "."
-    t += rng.uniform(0.3, 2.5)
+    transfer = rng.uniform(0.3, 2.5)
+    t += transfer
     priority = size + 30000 + 90000 * attempt
-    head = f"{program}: {qid}: to=<{recipient}>, delay={format_hms(t - arrived)}, xdelay=00:00:0{rng.randrange(0, 4)}, " \
+    head = f"{program}: {qid}: to=<{recipient}>, delay={format_hms(t - arrived)}, " \
+           f"xdelay={format_hms(min(transfer, t - arrived))}, " \
            f"mailer=esmtp, pri={priority}, "
     if outcome.stage == "connect":
         t += 30
@@ -1227,7 +1254,7 @@ AUTH_SESSIONS: dict[str, AuthSession] = {"postfix": pf_auth_session, "exim": ex_
                                          "sendmail": sm_auth_session}
 SCENES = {"postfix": POSTFIX_SCENES, "exim": EXIM_SCENES, "sendmail": SENDMAIL_SCENES}
 # Average lines per background scene, measured; turns a line count into a scene rate.
-LINES_PER_SCENE = {"postfix": 7.6, "exim": 2.65, "sendmail": 2.9}
+LINES_PER_SCENE = {"postfix": 8.3, "exim": 2.93, "sendmail": 3.19}
 
 
 def attack_scene(mta: str, attack: Attack) -> Scene:
@@ -1292,8 +1319,12 @@ def timestamp_formatter(mta: str, start: datetime) -> Callable[[float], str]:
 
 
 def simulate(mta: str, seed: int, start: datetime, *, scenes_per_hour: float, end: datetime | None,
-             hosts: Sequence[str], attacks: Sequence[Attack]) -> Iterator[tuple[float, str]]:
-    """(seconds since start, line) in time order; endless when `end` is None."""
+             hosts: Sequence[str], attacks: Sequence[Attack],
+             scene_weights: dict[str, float] | None = None) -> Iterator[tuple[float, str]]:
+    """(seconds since start, line) in time order; endless when `end` is None.
+
+    `scene_weights` overrides the mix by scene function name, e.g. {"pf_auth_noise": 20}.
+    """
     if mta not in SCENES:
         raise ValueError(f"unknown MTA {mta!r}: choose one of {', '.join(MTAS)}")
     if not hosts:
@@ -1309,7 +1340,8 @@ def simulate(mta: str, seed: int, start: datetime, *, scenes_per_hour: float, en
                                            "port 465 (IPv6 and IPv4)")
     scripted = [((attack.at - start).total_seconds(), attack_scene(mta, attack)) for attack in attacks]
     stamp = timestamp_formatter(mta, start)
-    for t, host, text in schedule(world, SCENES[mta], scenes_per_hour, horizon, scripted):
+    scenes = [((scene_weights or {}).get(scene.__name__, weight), scene) for weight, scene in SCENES[mta]]
+    for t, host, text in schedule(world, scenes, scenes_per_hour, horizon, scripted):
         yield t, (f"{stamp(t)} {text}" if mta == "exim" else f"{stamp(t)} {host.name} {text}")
 
 
@@ -1326,9 +1358,10 @@ def generate_lines(mta: str, lines: int, seed: int, start: datetime, days: float
     rng = random.Random(f"attacks-{seed}")
     scripted = random_attacks(rng, start, seconds) if attacks else []
     scenes_per_hour = max(lines / LINES_PER_SCENE[mta] / (seconds / 3600), 0.01) if mta in SCENES else 1.0
-    timed = simulate(mta, seed, start, scenes_per_hour=scenes_per_hour, end=None, hosts=hosts, attacks=scripted)
     if mta == "exim":  # the upgrade day needs the window's end, which an endless run does not know
         timed = simulate_exim_window(seed, start, seconds, scenes_per_hour, hosts, scripted)
+    else:
+        timed = simulate(mta, seed, start, scenes_per_hour=scenes_per_hour, end=None, hosts=hosts, attacks=scripted)
     return (line for _, line in itertools.islice(timed, lines))
 
 

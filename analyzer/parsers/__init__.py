@@ -7,7 +7,7 @@ program name: their "YYYY-MM-DD HH:MM:SS" header marks them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import exim, postfix, sendmail
 from .engine import UNRECOGNISED, MtaParser, Unrecognised
@@ -37,8 +37,7 @@ POSTFIX_DAEMONS = frozenset({
     "postmap", "postalias", "postmulti", "relay", "lmtp-in", "submission", "smtps"})
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     timestamp_text: str
     host: str | None
     program: str | None
@@ -47,19 +46,46 @@ class Header:
 
 
 def split_header(line: str) -> Header | None:
-    """The syslog or Exim header of a line, or None when the line has neither."""
-    if not line:
+    """The syslog or Exim header of a line, or None when the line has neither.
+
+    This runs on every line, so the common shapes are cut with string searches; the regexes above
+    define the same shapes and decide the rare ones.
+    """
+    if len(line) < 20:
         return None
-    if line[0].isdigit() and len(line) > 19 and line[10] == " ":
-        found = EXIM_HEADER_RE.match(line)
+    first = line[0]
+    if first.isdigit():
+        if line[10] == " ":
+            found = EXIM_HEADER_RE.match(line)
+            if found:
+                return Header(found.group("ts"), None, None, found.group("pid"), line[found.end():])
+            return None
+        if line[10] != "T" or line[4] != "-":
+            return None
+        stamp_end = line.find(" ", 19, 40)
+    elif line[3] == " " and line[6] == " " and line[9] == ":" and line[15] == " ":
+        stamp_end = 15
+    else:
+        found = SYSLOG_HEADER_RE.match(line)  # e.g. fractional seconds after an RFC 3164 stamp
         if found:
-            return Header(found.group("ts"), None, None, found.group("pid"), line[found.end():])
+            return Header(found.group("ts"), found.group("host"), found.group("program"),
+                          found.group("pid"), line[found.end():])
         return None
-    found = SYSLOG_HEADER_RE.match(line)
-    if found:
-        return Header(found.group("ts"), found.group("host"), found.group("program"), found.group("pid"),
-                      line[found.end():])
-    return None
+    host_end = line.find(" ", stamp_end + 1)
+    tag_end = line.find(": ", host_end + 1, host_end + 160)
+    if stamp_end < 0 or host_end < 0 or tag_end < 0:
+        return None
+    tag = line[host_end + 1:tag_end]
+    if " " in tag or not tag:
+        return None
+    pid = None
+    if tag[-1] == "]":
+        bracket = tag.find("[")
+        pid = tag[bracket + 1:-1]
+        if bracket <= 0 or not pid.isdigit():
+            return None
+        tag = tag[:bracket]
+    return Header(line[:stamp_end], line[stamp_end + 1:host_end], tag, pid, line[tag_end + 2:])
 
 
 _PROGRAMS: dict[str, tuple[str, str] | None] = {}
