@@ -36,6 +36,22 @@ CLASSIFICATION_FIELDS = ("entry_id", "category", "permanent", "matched_by", "det
 UNCLASSIFIED = Classification()
 
 
+def _basic_says_more(catalogue: Catalogue, reply_code: str | None, enhanced_code: str) -> bool:
+    """True when the basic code explains an event better than its enhanced code.
+
+    X.0.0 says only "undefined"; and on a success (2xx) the enhanced detail names a failure subject
+    ("other media error" for 250 2.6.0) unless its entry is itself about success (2.1.5).
+    """
+    if not reply_code or reply_code not in catalogue.basic:
+        return False
+    if enhanced_code[1:] == ".0.0":
+        return True
+    if reply_code[0] == "2":
+        found = catalogue.by_code(enhanced_code)
+        return not (found and found[0].category == "success")
+    return False
+
+
 def rule_text(reply_code: str | None, enhanced_code: str | None, reply_text: str | None) -> str:
     """What text rules search: the reply as the client saw it (some provider rules need the code too)."""
     return " ".join(part for part in (reply_code, enhanced_code, reply_text) if part)
@@ -70,7 +86,7 @@ class Classifier:
                 entry, detail = rule
                 return Classification(entry.id, entry.category, permanent, "text", detail)
         order = []
-        if enhanced_code:
+        if enhanced_code and not _basic_says_more(catalogue, reply_code, enhanced_code):
             order.append(enhanced_code)
         if reply_code:
             order.append(reply_code)

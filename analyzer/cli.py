@@ -1,23 +1,26 @@
-"""The maillog command: parse arguments, call one library function, print. Nothing else lives here."""
+"""The maillog command: parse arguments, call the library, print. Nothing else lives here."""
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from . import output, report
+from . import output, report, spikes
 from .catalogue import load_catalogue
 from .classify import Classifier
-from .errors import MaillogError
-from .explain import compare as compare_codes
-from .explain import check_language
-from .explain import explain as explain_codes
+from .errors import MaillogError, UsageError
 from .events import ParseStats
+from .explain import check_language
+from .explain import compare as compare_codes
+from .explain import explain as explain_codes
 from .reader import ReadOptions, read_events
-from .sources import expand_inputs
-from .timestamps import resolve_timezone
+from .sources import Source, expand_inputs
+from .timestamps import parse_time_bound, resolve_timezone
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -30,6 +33,9 @@ MtaOption = Annotated[Optional[str], typer.Option("--mta", help="Force the MTA: 
 TzOption = Annotated[Optional[str], typer.Option("--tz", help="Zone of timestamps without offset "
                                                               "(default: this machine's).")]
 YearOption = Annotated[Optional[int], typer.Option("--year", help="Year of the first year-less syslog line.")]
+SinceOption = Annotated[Optional[str], typer.Option("--since", help="Keep events from this time: ISO date or "
+                                                    "time, today, yesterday, 7d, 24h.")]
+UntilOption = Annotated[Optional[str], typer.Option("--until", help="Keep events before this time.")]
 UnparsedOption = Annotated[Optional[Path], typer.Option("--unparsed", help="Write unrecognised lines here.")]
 RulesOption = Annotated[Optional[list[Path]], typer.Option("--rules", help="Extra catalogue rule file (TOML, "
                                                            "same format as patterns/catalogue); repeatable.")]
@@ -42,18 +48,33 @@ def _fail(error: MaillogError) -> typer.Exit:
     return typer.Exit(error.exit_code)
 
 
-def _finish(stats: ParseStats) -> None:
+def _finish(stats: ParseStats, status: int = 0) -> None:
     """Name input problems on stderr; exit 3 when some input could only be read in part."""
     for problem in stats.problems:
-        typer.echo(f"maillog: warning: {problem}", err=True)
+        typer.echo(f"maillog: warning: {output.sanitize(problem)}", err=True)
     if stats.problems:
         raise typer.Exit(3)
+    if status:
+        raise typer.Exit(status)
+
+
+@contextlib.contextmanager
+def _reading(inputs: list[str], mta: str | None, tz: str | None, year: int | None, since: str | None = None,
+             until: str | None = None, unparsed: Path | None = None) -> Iterator[tuple[list[Source], ReadOptions]]:
+    """Inputs and read options from the shared command-line options; the unparsed file is written whole."""
+    zone = resolve_timezone(tz)
+    sources = expand_inputs(inputs)
+    with output.atomic_text_file(unparsed) as unparsed_file:
+        yield sources, ReadOptions(mta=mta, zone=zone, year=year, unparsed=unparsed_file,
+                                   since=parse_time_bound(since, zone) if since else None,
+                                   until=parse_time_bound(until, zone) if until else None)
 
 
 @app.command()
 def events(inputs: Inputs,
            format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
-           mta: MtaOption = None, tz: TzOption = None, year: YearOption = None,
+           mta: MtaOption = None, tz: TzOption = None, year: YearOption = None, since: SinceOption = None,
+           until: UntilOption = None,
            stats: Annotated[bool, typer.Option("--stats", help="Print line counts to stderr.")] = False,
            unparsed: UnparsedOption = None, rules: RulesOption = None) -> None:
     """Print one event per line, with the fields of the public event schema.
@@ -62,9 +83,7 @@ def events(inputs: Inputs,
     """
     counts = ParseStats()
     try:
-        sources = expand_inputs(inputs)
-        with output.atomic_text_file(unparsed) as unparsed_file:
-            options = ReadOptions(mta=mta, zone=resolve_timezone(tz), year=year, unparsed=unparsed_file)
+        with _reading(inputs, mta, tz, year, since, until, unparsed) as (sources, options):
             classifier = Classifier(load_catalogue(rules))
             output.write_events(read_events(sources, options, counts), sys.stdout, format, classifier)
     except MaillogError as error:
@@ -76,24 +95,110 @@ def events(inputs: Inputs,
 
 @app.command()
 def analyze(inputs: Inputs, mta: MtaOption = None, tz: TzOption = None, year: YearOption = None,
-            top: Annotated[int, typer.Option("--top", help="Rows in each top list.")] = 10,
-            lang: LangOption = None, unparsed: UnparsedOption = None, rules: RulesOption = None) -> None:
-    """Summarise logs: events by kind, top reply codes, top rejected clients, unparsed lines.
+            since: SinceOption = None, until: UntilOption = None,
+            top: Annotated[int, typer.Option("--top", min=1, help="Rows in each top list.")] = 10,
+            lang: LangOption = None,
+            format: Annotated[str, typer.Option("--format", "-f", help="text, markdown or json.")] = "text",
+            unparsed: UnparsedOption = None, rules: RulesOption = None) -> None:
+    """Summarise logs: events by kind, top reply codes with fixes, rejected clients, failing destinations,
+    auth failures, events per day, and what could not be parsed.
 
-    Example: maillog analyze /var/log/mail.log*
+    Example: maillog analyze /var/log/mail.log* --since yesterday
     """
     counts = ParseStats()
     try:
-        sources = expand_inputs(inputs)
-        with output.atomic_text_file(unparsed) as unparsed_file:
-            options = ReadOptions(mta=mta, zone=resolve_timezone(tz), year=year, unparsed=unparsed_file)
+        language = check_language(lang)
+        with _reading(inputs, mta, tz, year, since, until, unparsed) as (sources, options):
             catalogue = load_catalogue(rules)
             frame = report.events_frame(read_events(sources, options, counts), catalogue)
-        summary = output.format_analysis(frame, counts, catalogue, check_language(lang), top)
+        summary = output.format_analysis(frame, counts, catalogue, language, top, format)
     except MaillogError as error:
         raise _fail(error) from None
     typer.echo(summary)
     _finish(counts)
+
+
+@app.command("report")
+def report_command(inputs: Inputs,
+                   out: Annotated[str, typer.Option("--output", "-o", help="CSV file to write ('-' for stdout); "
+                                                    "strftime fields allowed, e.g. daily-%Y-%m-%d.csv.")] = "-",
+                   daily: Annotated[bool, typer.Option("--daily", help="One row per date, host, MTA, kind, "
+                                                       "code and entry (the default).")] = True,
+                   summary: Annotated[bool, typer.Option("--summary", help="One row per date and host "
+                                                         "instead.")] = False,
+                   append: Annotated[bool, typer.Option("--append", help="Add to an existing CSV, replacing the "
+                                                        "rows of the dates written.")] = False,
+                   mta: MtaOption = None, tz: TzOption = None, year: YearOption = None,
+                   since: SinceOption = None, until: UntilOption = None, lang: LangOption = None,
+                   rules: RulesOption = None) -> None:
+    """Write the daily CSV report (schemas in the README), atomically.
+
+    Example: maillog report /var/log/mail.log* --daily --since yesterday --until today -o daily-%Y-%m-%d.csv
+    """
+    counts = ParseStats()
+    try:
+        language = check_language(lang)
+        with _reading(inputs, mta, tz, year, since, until) as (sources, options):
+            target = output.report_path(out, options.since, options.zone)
+            _refuse_overwriting_inputs(target, sources)
+            catalogue = load_catalogue(rules)
+            frame = report.events_frame(read_events(sources, options, counts), catalogue)
+        table = report.daily_summary(frame) if summary else report.daily_report(frame, catalogue, language)
+        if append and target != "-":
+            columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
+            table = report.merge_daily(output.read_existing_csv(Path(target), columns), table)
+        output.write_csv(table, target)
+    except MaillogError as error:
+        raise _fail(error) from None
+    _finish(counts)
+
+
+def _refuse_overwriting_inputs(target: str, sources: list[Source]) -> None:
+    if target == "-":
+        return
+    resolved = os.path.realpath(target)
+    for source in sources:
+        if source.path != "-" and os.path.realpath(source.path) == resolved:
+            raise UsageError(f"{target}: is one of the inputs; choose another output file")
+
+
+@app.command("spikes")
+def spikes_command(inputs: Inputs,
+                   window: Annotated[str, typer.Option("--window", help="Window length, e.g. 10m, 1h.")] = "10m",
+                   baseline: Annotated[str, typer.Option("--baseline", help="Trailing history for the "
+                                                         "baseline.")] = "24h",
+                   threshold: Annotated[float, typer.Option("--threshold", help="Scaled MADs above the median "
+                                                            "for a spike.")] = 5.0,
+                   min_count: Annotated[int, typer.Option("--min-count", min=1, help="Fewest failures in a "
+                                                          "spike window.")] = 10,
+                   per_ip: Annotated[int, typer.Option("--per-ip", min=1, help="Failures within one window "
+                                                       "that make an address an offender.")] = 5,
+                   format: Annotated[str, typer.Option("--format", "-f", help="text, csv or json.")] = "text",
+                   ips_only: Annotated[bool, typer.Option("--ips-only", help="Print only offender addresses, "
+                                                          "one per line (for a blocklist).")] = False,
+                   fail_on_spike: Annotated[bool, typer.Option("--fail-on-spike", help="Exit 1 when a spike "
+                                                               "is found.")] = False,
+                   mta: MtaOption = None, tz: TzOption = None, year: YearOption = None,
+                   since: SinceOption = None, until: UntilOption = None, rules: RulesOption = None) -> None:
+    """Find authentication-failure spikes (brute force, distributed, targeted) and offending addresses.
+
+    Example: maillog spikes /var/log/mail.log --window 10m --per-ip 20 --fail-on-spike
+    """
+    counts = ParseStats()
+    try:
+        settings = spikes.SpikeSettings(window=spikes.parse_duration(window),
+                                        baseline=spikes.parse_duration(baseline), threshold=threshold,
+                                        min_count=min_count, per_ip=per_ip)
+        with _reading(inputs, mta, tz, year, since, until) as (sources, options):
+            classifier = Classifier(load_catalogue(rules))
+            failures = spikes.collect_failures(read_events(sources, options, counts), classifier)
+        found = spikes.find_spikes(failures, settings)
+        text = output.format_spikes(found, format, ips_only)
+    except MaillogError as error:
+        raise _fail(error) from None
+    if text:
+        typer.echo(text.rstrip("\r\n"))
+    _finish(counts, 1 if fail_on_spike and found.spikes else 0)
 
 
 @app.command()
@@ -134,11 +239,10 @@ def check_patterns(inputs: Inputs, mta: MtaOption = None, rules: RulesOption = N
     """
     try:
         sources = expand_inputs(inputs)
-        report = output.check_lines(sources, load_catalogue(rules), mta=mta, only_unmatched=only_unmatched)
+        for line in output.check_lines(sources, load_catalogue(rules), mta=mta, only_unmatched=only_unmatched):
+            typer.echo(line)
     except MaillogError as error:
         raise _fail(error) from None
-    for line in report:
-        typer.echo(line)
 
 
 @app.command("classify-line")

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
 
 from . import report
+from .report import neutralise_cell
 from .catalogue import Catalogue
 from .classify import CLASSIFICATION_FIELDS, Classifier
 from .errors import MaillogError, UsageError
@@ -118,7 +122,9 @@ def format_stats(stats: ParseStats) -> str:
     """Line counts per MTA: read, with events, recognised without event, unrecognised, skipped."""
     columns = [o.value for o in LineOutcome]
     lines = [f"lines read: {stats.lines_read}, events: {stats.events}"
-             + (f", lines with undecodable bytes: {stats.undecodable_lines}" if stats.undecodable_lines else "")]
+             + (f", lines with undecodable bytes: {stats.undecodable_lines}" if stats.undecodable_lines else "")
+             + (f", events outside --since/--until: {stats.events_outside_range}"
+                if stats.events_outside_range else "")]
     width = max([len(m) for m in stats.by_mta] + [8])
     lines.append(f"{'mta':<{width}} " + " ".join(f"{c:>13}" for c in columns))
     for mta, counts in sorted(stats.by_mta.items()):
@@ -149,27 +155,203 @@ ANALYSIS_HEADINGS = {
 }
 
 
+def _markdown_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(none)"
+    shown = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
+    shown = shown.astype(object).where(shown.notna(), "-")
+    header = "| " + " | ".join(str(c) for c in shown.columns) + " |"
+    rule = "|" + "---|" * len(shown.columns)
+    rows = ["| " + " | ".join(sanitize(str(v)).replace("|", "\\|") for v in row) + " |"
+            for row in shown.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _json_records(frame: pd.DataFrame) -> list[dict]:
+    shown = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
+    shown = shown.astype(object).where(shown.notna(), None)
+    records = shown.to_dict(orient="records")
+    for record in records:
+        for key, value in record.items():
+            if hasattr(value, "isoformat"):
+                record[key] = value.isoformat()
+            elif hasattr(value, "item"):
+                record[key] = value.item()
+    return records
+
+
+ANALYSIS_FORMATS = ("text", "markdown", "json")
+
+
 def format_analysis(frame: pd.DataFrame, stats: ParseStats, catalogue: Catalogue, language: str,
-                    top: int) -> str:
-    """The one-screen summary `maillog analyze` prints."""
+                    top: int, format: str = "text") -> str:
+    """The one-screen summary `maillog analyze` prints, as text, Markdown or JSON."""
+    if format not in ANALYSIS_FORMATS:
+        raise UsageError(f"unknown format {format!r}; choose one of {', '.join(ANALYSIS_FORMATS)}")
     heads = ANALYSIS_HEADINGS[language]
     codes = report.top_codes(frame, catalogue, language, top)
-    shown_codes = codes.assign(share=(codes["share"] * 100).round(1).astype(str) + "%") if not codes.empty \
-        else codes
-    sections = [
-        (heads[0], _table(report.totals_by_kind(frame))),
-        (heads[1], _table(shown_codes, ["reply_code", "enhanced_code", "count", "share", "entry_id", "name"])),
-        (heads[2], "\n".join(f"  {_cell(r.reply_code)} {_cell(r.enhanced_code)} {r.name}: {r.fix}"
-                             for r in codes.itertuples() if _cell(r.reply_code)[:1] not in "23"
-                             and _cell(r.enhanced_code)[:1] != "2") or "  (none)"),
-        (heads[3], _table(report.top_rejected_clients(frame, top))),
-        (heads[4], _table(report.top_failing_domains(frame, top))),
-        (heads[5], _table(report.auth_failures_by_ip(frame, top))),
-        (heads[6], _table(report.per_day(frame))),
-        (heads[7], "\n".join("  " + line for line in format_stats(stats).splitlines())),
-    ]
+    fixes = codes[[_cell(c)[:1] in "45" or _cell(e)[:1] in "45" for c, e in
+                   zip(codes["reply_code"], codes["enhanced_code"])]] if not codes.empty else codes
+    tables = {
+        "events_by_kind": report.totals_by_kind(frame),
+        "top_codes": codes.drop(columns=["fix"]) if not codes.empty else codes,
+        "top_rejected_clients": report.top_rejected_clients(frame, top),
+        "failing_destinations": report.top_failing_domains(frame, top),
+        "auth_failures_by_client": report.auth_failures_by_ip(frame, top),
+        "events_per_day": report.per_day(frame),
+    }
     share = report.text_rule_share(frame)
-    body = "\n\n".join(f"{title}\n{text}" for title, text in sections)
     unparsed = stats.by_outcome.get(LineOutcome.UNRECOGNISED.value, 0)
-    hint = (f"\n  {unparsed} unrecognised lines: see them with --unparsed FILE" if unparsed else "")
+    if format == "json":
+        body = {name: _json_records(table) for name, table in tables.items()}
+        body["recommended_fixes"] = _json_records(fixes)
+        body["text_rule_share"] = round(share, 4)
+        body["lines"] = {"read": stats.lines_read, "events": stats.events,
+                         "by_mta": {m: dict(c) for m, c in stats.by_mta.items()},
+                         "undecodable": stats.undecodable_lines,
+                         "events_outside_range": stats.events_outside_range}
+        return json.dumps(body, ensure_ascii=False, indent=2)
+    fix_lines = [f"{_cell(r.reply_code)} {_cell(r.enhanced_code)} {r.name}: {r.fix}" for r in fixes.itertuples()]
+    titles = [heads[0], heads[1], heads[3], heads[4], heads[5], heads[6]]
+    if format == "markdown":
+        if not codes.empty:
+            tables["top_codes"] = tables["top_codes"].assign(
+                share=(tables["top_codes"]["share"] * 100).round(1).astype(str) + "%")
+        parts = [f"## {title}\n\n{_markdown_table(table)}" for title, table in zip(titles, tables.values())]
+        parts.insert(2, f"## {heads[2]}\n\n" + ("\n".join(f"- {line}" for line in fix_lines) or "(none)"))
+        parts.append(f"## {heads[7]}\n\n```\n{format_stats(stats)}\n```")
+        parts.append(f"{share:.1%} {heads[8]}")
+        return "\n\n".join(parts)
+    shown_codes = tables["top_codes"]
+    if not shown_codes.empty:
+        shown_codes = shown_codes.assign(share=(shown_codes["share"] * 100).round(1).astype(str) + "%")
+    sections = [(heads[0], _table(tables["events_by_kind"])),
+                (heads[1], _table(shown_codes, ["reply_code", "enhanced_code", "count", "share", "entry_id",
+                                                "name"])),
+                (heads[2], "\n".join("  " + line for line in fix_lines) or "  (none)")]
+    sections += [(title, _table(tables[name])) for title, name in zip(titles[2:], list(tables)[2:])]
+    sections.append((heads[7], "\n".join("  " + line for line in format_stats(stats).splitlines())))
+    body = "\n\n".join(f"{title}\n{text}" for title, text in sections)
+    hint = f"\n  {unparsed} unrecognised lines: see them with --unparsed FILE" if unparsed else ""
     return f"{body}{hint}\n\n{share:.1%} {heads[8]}"
+
+
+def write_csv(frame: pd.DataFrame, target: str | Path) -> None:
+    """A report as UTF-8 CSV (header row, RFC 4180 quoting, CRLF); '-' is stdout, a file is written whole."""
+    if str(target) == "-":
+        frame.to_csv(sys.stdout, index=False, lineterminator="\r\n")
+        return
+    with atomic_text_file(Path(target)) as handle:
+        frame.to_csv(handle, index=False, lineterminator="\r\n")
+
+
+def read_existing_csv(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A report written earlier (for --append); refused if its columns are not this report's."""
+    try:
+        existing = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        return pd.DataFrame(columns=columns)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise MaillogError(f"{path}: cannot read the existing report to append to: {exc}") from None
+    if list(existing.columns) != columns:
+        raise MaillogError(f"{path}: its columns are not those of this report; write to a new file")
+    return existing
+
+
+def report_path(pattern: str, since: datetime | None, zone) -> str:
+    """-o with strftime fields (daily-%Y-%m-%d.csv) filled from --since, or from today."""
+    if "%" not in pattern or pattern == "-":
+        return pattern
+    moment = since or datetime.now(zone)
+    return moment.strftime(pattern)
+
+
+SPIKE_FORMATS = ("text", "csv", "json")
+BAR_WIDTH = 40
+
+
+def _chart(windows: list, spikes_only_context: int = 3, limit: int = 60) -> list[str]:
+    """A bar per window (spikes marked '!'); long series keep only the windows around spikes."""
+    if not windows:
+        return []
+    if len(windows) > limit:
+        keep = set()
+        for index, window in enumerate(windows):
+            if window.spike:
+                keep.update(range(max(0, index - spikes_only_context), index + spikes_only_context + 1))
+        shown = [w for i, w in enumerate(windows) if i in keep] or \
+            sorted(windows, key=lambda w: -w.failures)[:10]
+        shown.sort(key=lambda w: w.start)
+    else:
+        shown = windows
+    peak = max(w.failures for w in shown) or 1
+    lines = []
+    previous = None
+    for window in shown:
+        if previous is not None and window.start - previous > (windows[1].start - windows[0].start if
+                                                                len(windows) > 1 else window.start - previous):
+            lines.append("    ...")
+        bar = "#" * max(1 if window.failures else 0, round(window.failures / peak * BAR_WIDTH))
+        mark = "!" if window.spike else " "
+        lines.append(f"  {mark} {window.start.isoformat(timespec='minutes')} {window.failures:>6} {bar}")
+        previous = window.start
+    return lines
+
+
+def _duration(span) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def format_spikes(report, format: str, ips_only: bool = False) -> str:
+    """`maillog spikes` output: spikes then offenders (text, csv, json), or just offender addresses."""
+    if format not in SPIKE_FORMATS:
+        raise UsageError(f"unknown format {format!r}; choose one of {', '.join(SPIKE_FORMATS)}")
+    if ips_only:
+        return "\n".join(dict.fromkeys(o.client_ip for o in report.offenders))
+    if format == "json":
+        return json.dumps({"spikes": [s.record() for s in report.spikes],
+                           "offenders": [o.record() for o in report.offenders],
+                           "failures": report.failures}, ensure_ascii=False, indent=2)
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(["record", "host", "start", "end", "failures", "baseline", "score", "distinct_ips",
+                         "top_ips", "top_usernames", "shape", "client_ip", "max_in_window"])
+        for spike in report.spikes:
+            writer.writerow(["spike", spike.host, spike.start.isoformat(), spike.end.isoformat(), spike.failures,
+                             round(spike.baseline, 2), round(spike.score, 2), spike.distinct_ips,
+                             " ".join(f"{ip}:{n}" for ip, n in spike.top_ips),
+                             neutralise_cell(" ".join(f"{u}:{n}" for u, n in spike.top_usernames)),
+                             spike.shape, "", ""])
+        for offender in report.offenders:
+            writer.writerow(["offender", offender.host, offender.first_seen.isoformat(),
+                             offender.last_seen.isoformat(), offender.failures, "", "", "", "", "", "",
+                             offender.client_ip, offender.max_in_window])
+        return buffer.getvalue()
+    settings = report.settings
+    lines = [f"Authentication failures: {report.failures}; window {_duration(settings.window)}, baseline "
+             f"{_duration(settings.baseline)},"
+             f" threshold {settings.threshold} MAD, min-count {settings.min_count}"]
+    if not report.spikes:
+        lines.append("No spikes found.")
+    for spike in report.spikes:
+        ips = ", ".join(f"{ip} ({n})" for ip, n in spike.top_ips) or "-"
+        users = ", ".join(f"{sanitize(u)} ({n})" for u, n in spike.top_usernames) or "-"
+        lines += [f"SPIKE {spike.shape} on {sanitize(spike.host)}: {spike.start.isoformat()} .. "
+                  f"{spike.end.isoformat()}, {spike.failures} failures (baseline {spike.baseline:g} per window, "
+                  f"score {spike.score:.1f}), {spike.distinct_ips} addresses",
+                  f"  top addresses: {ips}", f"  top user names: {users}"]
+    for host, windows in report.windows.items():
+        lines += ["", f"Failures per window on {sanitize(host)} ('!' = spike):"] + _chart(windows)
+    lines += ["", f"Addresses with at least {settings.per_ip} failures within {_duration(settings.window)}:"]
+    if not report.offenders:
+        lines.append("  (none)")
+    for offender in report.offenders:
+        lines.append(f"  {offender.client_ip:<40} {offender.max_in_window:>5} in a window, {offender.failures:>6} in "
+                     f"all, {offender.usernames} user names, {offender.first_seen.isoformat()} .. "
+                     f"{offender.last_seen.isoformat()}")
+    return "\n".join(lines)

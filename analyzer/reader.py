@@ -27,6 +27,8 @@ class ReadOptions:
     year: int | None = None
     now: datetime | None = None          # reference time instead of each file's mtime (tests)
     unparsed: TextIO | None = None       # receives every unrecognised line, as read
+    since: datetime | None = None        # keep events at or after this time
+    until: datetime | None = None        # keep events before this time
 
     def __post_init__(self) -> None:
         if self.mta is not None and self.mta not in MTA_NAMES:
@@ -93,8 +95,17 @@ def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
     """Events from the sources in order; `stats` (if given) receives the line counts."""
     options = options or ReadOptions()
     stats = stats if stats is not None else ParseStats()
+    since, until = options.since, options.until
     for source in sources:
-        yield from _read_source(source, options, stats)
+        if since is None and until is None:
+            yield from _read_source(source, options, stats)
+            continue
+        for event in _read_source(source, options, stats):
+            stamp = event.timestamp
+            if stamp is None or (since is not None and stamp < since) or (until is not None and stamp >= until):
+                stats.events_outside_range += 1
+                continue
+            yield event
 
 
 def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:

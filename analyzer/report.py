@@ -121,3 +121,89 @@ def text_rule_share(frame: pd.DataFrame) -> float:
     if coded.empty:
         return 0.0
     return float((coded["matched_by"] == "text").mean())
+
+
+DAILY_COLUMNS = ["date", "host", "mta", "kind", "direction", "reply_code", "enhanced_code", "entry_id", "category",
+                 "permanent", "title", "count", "distinct_clients", "distinct_senders", "distinct_recipients",
+                 "first_seen", "last_seen", "example", "fix"]
+SUMMARY_COLUMNS = ["date", "host", "mta", *KIND_ORDER, "top_problem", "top_problem_count"]
+DAILY_KEYS = ["date", "host", "mta", "kind", "reply_code", "enhanced_code", "entry_id"]
+NO_VALUE = "-"  # written where an event has no code, host or entry, so CSV columns never hold blanks
+# A spreadsheet runs a cell that starts with one of these as a formula; log text is written by strangers.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(text: str) -> str:
+    """Log text made inert for spreadsheets: a leading formula character gets a quote in front."""
+    if text and text != NO_VALUE and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def _kind_rank(kinds: pd.Series) -> pd.Series:
+    return kinds.map({kind: rank for rank, kind in enumerate(KIND_ORDER)})
+
+
+def daily_report(frame: pd.DataFrame, catalogue: Catalogue, language: str = "en") -> pd.DataFrame:
+    """One row per date x host x mta x kind x reply_code x enhanced_code x entry_id (DAILY_COLUMNS)."""
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in DAILY_COLUMNS})
+    work = frame[frame["date"].notna()].copy()
+    for column in ("host", "reply_code", "enhanced_code", "entry_id", "direction"):
+        work[column] = work[column].fillna(NO_VALUE).astype(object)
+    grouped = work.groupby(DAILY_KEYS, sort=False, dropna=False)
+    table = grouped.agg(
+        direction=("direction", "first"), category=("category", "first"), count=("kind", "size"),
+        distinct_clients=("client_ip", "nunique"), distinct_senders=("sender", "nunique"),
+        distinct_recipients=("recipient", "nunique"), first_seen=("timestamp", "min"),
+        last_seen=("timestamp", "max"), example=("reply_text", "first")).reset_index()
+    code = table["reply_code"].where(table["reply_code"] != NO_VALUE, table["enhanced_code"])
+    table["permanent"] = code.str.startswith("5")
+    table["category"] = table["category"].fillna(NO_VALUE).astype(object)
+    titles, fixes = [], []
+    for entry_id in table["entry_id"]:
+        entry = catalogue.entries.get(entry_id)
+        texts = entry.texts_in(language) if entry else None
+        titles.append(texts.title if texts else NO_VALUE)
+        fixes.append(texts.fix if texts else NO_VALUE)
+    table["title"], table["fix"] = titles, fixes
+    table["example"] = table["example"].fillna(NO_VALUE).astype(object).map(neutralise_cell)
+    table["host"] = table["host"].map(neutralise_cell)
+    for column in ("first_seen", "last_seen"):
+        table[column] = table[column].map(lambda t: t.isoformat())
+    table = table.assign(_rank=_kind_rank(table["kind"])).sort_values(
+        ["date", "host", "mta", "_rank", "count", "reply_code", "enhanced_code", "entry_id"],
+        ascending=[True, True, True, True, False, True, True, True], kind="stable")
+    return table[DAILY_COLUMNS].reset_index(drop=True)
+
+
+def daily_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per date x host x mta: events per kind, and the most frequent problem entry."""
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in SUMMARY_COLUMNS})
+    work = frame[frame["date"].notna()].copy()
+    work["host"] = work["host"].fillna(NO_VALUE).astype(object)
+    keys = ["date", "host", "mta"]
+    counts = pd.crosstab([work["date"], work["host"], work["mta"]], work["kind"])
+    counts = counts.reindex(columns=KIND_ORDER, fill_value=0).reset_index()
+    problems = work[~work["kind"].isin(["delivered"]) & work["entry_id"].notna()]
+    if problems.empty:
+        counts["top_problem"], counts["top_problem_count"] = NO_VALUE, 0
+    else:
+        per_entry = problems.groupby(keys + ["entry_id"]).size().rename("top_problem_count").reset_index()
+        per_entry = per_entry.sort_values(keys + ["top_problem_count", "entry_id"],
+                                          ascending=[True, True, True, False, True])
+        top = per_entry.drop_duplicates(keys).rename(columns={"entry_id": "top_problem"})
+        counts = counts.merge(top, on=keys, how="left")
+        counts["top_problem"] = counts["top_problem"].fillna(NO_VALUE).astype(object)
+        counts["top_problem_count"] = counts["top_problem_count"].fillna(0).astype("int64")
+    counts["host"] = counts["host"].map(neutralise_cell)
+    counts.columns.name = None
+    return counts.sort_values(keys, kind="stable")[SUMMARY_COLUMNS].reset_index(drop=True)
+
+
+def merge_daily(existing: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """--append: the existing report without the dates being written, plus the fresh rows, in order."""
+    kept = existing[~existing["date"].astype(str).isin(set(fresh["date"].astype(str)))]
+    merged = pd.concat([kept.astype(object), fresh.astype(object)], ignore_index=True)
+    return merged.sort_values("date", kind="stable").reset_index(drop=True)

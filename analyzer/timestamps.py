@@ -109,3 +109,25 @@ class TimestampReader:
         if candidate > self.reference + timedelta(days=1):
             year -= 1
         return year
+
+
+def parse_time_bound(text: str, zone: tzinfo, now: datetime | None = None) -> datetime:
+    """A --since/--until value: an ISO date or date-time, 'today', 'yesterday', or an age like 7d/24h/30m."""
+    now = (now or datetime.now(zone)).astimezone(zone)
+    value = text.strip().lower()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if value == "today":
+        return midnight
+    if value == "yesterday":
+        return midnight - timedelta(days=1)
+    if value == "now":
+        return now
+    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return now - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"cannot read time {text!r}: use an ISO date or time (2026-11-28, "
+                         f"2026-11-28T06:00), today, yesterday, or an age such as 7d, 24h, 30m") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
