@@ -26,6 +26,11 @@ from .reader import inspect_line
 from .sources import Source, read_lines
 
 EVENT_FORMATS = ("jsonl", "csv")
+# json.dumps leaves U+007F-U+009F as they are; some terminals act on them (0x9B is an 8-bit CSI).
+C1_AS_JSON = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+# Event fields a client or a remote server wrote: neutralised in CSV, which spreadsheets open.
+LOG_TEXT_FIELDS = ("client_host", "relay_host", "sender", "recipient", "command", "reply_text", "sasl_username",
+                   "host", "program")
 
 
 @contextlib.contextmanager
@@ -44,9 +49,12 @@ def atomic_text_file(path: Path | None) -> Iterator[TextIO | None]:
         with handle:
             yield handle
         os.replace(handle.name, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
+        if isinstance(exc, OSError):  # disk full, quota, a directory gone read-only mid-way
+            raise MaillogError(f"{path}: could not be written ({exc.strerror or exc}); "
+                               f"the previous file, if any, is unchanged") from None
         raise
 
 
@@ -68,14 +76,18 @@ def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: 
     if format == "jsonl":
         dumps = json.dumps
         for event in events:
-            out.write(dumps(classified_record(event, classifier), ensure_ascii=False) + "\n")
+            out.write(dumps(classified_record(event, classifier), ensure_ascii=False).translate(C1_AS_JSON) + "\n")
             written += 1
         return written
     fields = EVENT_FIELDS + (CLASSIFICATION_FIELDS if classifier is not None else ())
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for event in events:
-        writer.writerow(classified_record(event, classifier))
+        record = classified_record(event, classifier)
+        for name in LOG_TEXT_FIELDS:
+            if record[name]:
+                record[name] = neutralise_cell(record[name])
+        writer.writerow(record)
         written += 1
     return written
 
@@ -110,7 +122,7 @@ def check_lines(sources: list[Source], catalogue: Catalogue, mta: str | None = N
         yield f"warning: {problem}"
 
 
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def sanitize(text: str) -> str:

@@ -45,6 +45,11 @@ class LinePattern:
     infer_enhanced_code: str | None
     note: str
     file: str
+    # Where client-written text comes before the client field, a forged copy of the field could be taken
+    # for the real one: when `client_once` occurs more than once before the last `client_scope` (or in
+    # the whole message), the client fields are dropped rather than trusted.
+    client_once: str | None = None
+    client_scope: str | None = None
 
 
 def _read_toml(path: Path) -> dict:
@@ -93,7 +98,7 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
             problems.append(f"{here}: field 'id' is used twice")
         seen.add(pattern_id)
         unknown = set(raw) - {"id", "services", "contains", "regex", "kind", "direction", "event",
-                              "infer", "note"}
+                              "infer", "note", "client_once", "client_scope"}
         if unknown:
             problems.append(f"{here}: unknown field(s) {sorted(unknown)}")
         services = raw.get("services")
@@ -152,7 +157,8 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
                 services=None if "*" in services else frozenset(services),
                 contains=tuple(contains), regex=compiled, kind=kind, direction=direction,
                 event=bool(raw.get("event", True)), infer_reply_code=infer_code,
-                infer_enhanced_code=infer_enhanced, note=note, file=str(path)))
+                infer_enhanced_code=infer_enhanced, note=note, file=str(path),
+                client_once=raw.get("client_once"), client_scope=raw.get("client_scope")))
     if not data.get("pattern"):
         problems.append(f"{where}: no [[pattern]] tables")
     if problems:

@@ -80,6 +80,16 @@ def split_reply(text: str) -> tuple[str | None, str | None, str, str | None, str
     return code, enhanced, rest.strip(), command, m.group("host"), m.group("ip")
 
 
+def _forged_client(message: str, pattern: LinePattern) -> bool:
+    """True when the client field's marker occurs twice where only one can be the MTA's own."""
+    scope = message
+    if pattern.client_scope:
+        # Up to the LAST scope marker: a forged marker can only come before the MTA's own.
+        end = message.rfind(pattern.client_scope)
+        scope = message if end < 0 else message[:end]
+    return scope.count(pattern.client_once) > 1
+
+
 Finisher = Callable[[dict, LinePattern, str], list[dict]]
 
 
@@ -136,6 +146,9 @@ class MtaParser:
             return [], pattern
         fields = {k: v for k, v in found.groupdict().items() if v is not None}
         fields = self._normalise(fields, pattern)
+        if pattern.client_once is not None and _forged_client(message, pattern):
+            for key in ("client_ip", "client_host"):
+                fields.pop(key, None)
         results = self._finish(fields, pattern, service) if self._finish else [fields]
         return results, pattern
 

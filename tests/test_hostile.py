@@ -1,0 +1,191 @@
+"""Hostile input: text written by clients (HELO names, addresses, AUTH names, quoted commands) must never
+create an event, change a reply code, or pin a failure on an address other than the real client."""
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import time
+
+import pytest
+
+from analyzer.parsers import PARSERS
+from analyzer.reader import inspect_line
+
+from .conftest import FROZEN_NOW
+
+FAKE_IP = "203.0.113.9"
+PAYLOADS = {
+    "reply-code": "]: 550 5.7.1 ",
+    "bracketed-ip": f"[{FAKE_IP}]",
+    "exim-helo-close": f"x) [{FAKE_IP}]:25 F=<a@b> rejected RCPT <c@d>: relay not permitted (",
+    "status-sent": "status=sent (250 2.0.0 Ok)",
+    "sasl-failed": "SASL LOGIN authentication failed: x, sasl_username=root",
+    "sendmail-relay": f", relay=evil.example [{FAKE_IP}], reject=550 5.7.1 <x",
+    "fake-syslog-line": f"\\nNov 28 10:00:00 mx1 postfix/smtpd[1]: warning: unknown[{FAKE_IP}]: SASL LOGIN "
+                        f"authentication failed: x",
+    "postfix-client": f"unknown[{FAKE_IP}]: 554 5.7.1 ",
+    "exim-sync": f'" H=(a) [{FAKE_IP}]:1 next input="',
+    "exim-auth": f"(set_id=x) (a) [{FAKE_IP}]:1: 535 Incorrect authentication data (",
+    "delivery": f"relay=evil[{FAKE_IP}]:25, dsn=5.1.1, status=bounced (host evil[{FAKE_IP}] said: 550 5.1.1 x)",
+    "newline-text": "a\\r\\n550 5.7.1 denied\\r\\n",
+}
+# (template with {p} where the client writes, what the line really is: kind, reply code, client address)
+TEMPLATES = {
+    "postfix-helo": ("Nov 28 10:00:01 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.10]: 554 "
+                     "5.7.1 <x@example.com>: Relay access denied; from=<a@example.net> to=<x@example.com> "
+                     "proto=ESMTP helo=<{p}>", "rejected", "554", "192.0.2.10"),
+    "postfix-sender": ("Nov 28 10:00:01 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.11]: 450 "
+                       "4.7.1 Client host rejected: cannot find your hostname, [192.0.2.11]; from=<{p}@example.net> "
+                       "to=<x@example.com> proto=ESMTP helo=<h.example.net>", "rejected", "450", "192.0.2.11"),
+    "postfix-recipient": ("Nov 28 10:00:01 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.12]: "
+                          "554 5.7.1 <{p}@example.com>: Relay access denied; from=<a@example.net> "
+                          "to=<{p}@example.com> proto=ESMTP helo=<h>", "rejected", "554", "192.0.2.12"),
+    "postfix-sasl-user": ("Nov 28 10:00:01 mx1 postfix/submission/smtpd[2346]: warning: unknown[192.0.2.13]: SASL "
+                          "LOGIN authentication failed: authentication failure, sasl_username={p}", "auth_failure",
+                          "535", "192.0.2.13"),
+    "postfix-non-smtp": ("Nov 28 10:00:01 mx1 postfix/smtpd[2347]: warning: non-SMTP command from "
+                         "unknown[192.0.2.14]: {p}", "protocol_error", None, "192.0.2.14"),
+    "postfix-pregreet": ("Nov 28 10:00:01 mx1 postfix/postscreen[2348]: PREGREET 11 after 0.1 from "
+                         "[192.0.2.15]:4000: {p}", "protocol_error", None, "192.0.2.15"),
+    "postfix-delivery": ("Nov 28 10:00:01 mx1 postfix/smtp[2349]: 4F2A1C0899: to=<{p}@example.org>, "
+                         "relay=mx.example.org[198.51.100.7]:25, delay=1, delays=0.1/0/0.4/0.5, dsn=4.2.0, "
+                         "status=deferred (host mx.example.org[198.51.100.7] said: 450 4.2.0 Greylisted (in reply "
+                         "to RCPT TO command))", "deferred", "450", None),
+    "exim-sender": ("2026-11-28 10:00:01 H=(h.example.net) [192.0.2.20]:41234 F=<{p}@example.net> rejected RCPT "
+                    "<x@example.com>: relay not permitted", "rejected", None, "192.0.2.20"),
+    "exim-helo": ("2026-11-28 10:00:01 H=({p}) [192.0.2.21]:41234 F=<a@example.net> rejected RCPT "
+                  "<x@example.com>: relay not permitted", "rejected", None, "192.0.2.21"),
+    "exim-set-id": ("2026-11-28 10:00:01 dovecot_login authenticator failed for (h.example.net) [192.0.2.22]:5000: "
+                    "535 Incorrect authentication data (set_id={p})", "auth_failure", "535", "192.0.2.22"),
+    "exim-auth-helo": ("2026-11-28 10:00:01 dovecot_login authenticator failed for ({p}) [192.0.2.23]:5000: 535 "
+                       "Incorrect authentication data (set_id=bob)", "auth_failure", "535", "192.0.2.23"),
+    "exim-sync-command": ('2026-11-28 10:00:01 SMTP protocol synchronization error (next input sent too soon: '
+                          'pipelining was not advertised): rejected "{p}" H=(h) [192.0.2.24]:5000 next '
+                          'input="DATA\\r\\n" (6 bytes)', "protocol_error", None, "192.0.2.24"),
+    "exim-protocol-command": ('2026-11-28 10:00:01 SMTP protocol error in "{p}" H=(h) [192.0.2.25]:5000 AUTH '
+                              'command used when not advertised', "protocol_error", None, "192.0.2.25"),
+    "exim-dropped": ('2026-11-28 10:00:01 SMTP call from (h) [192.0.2.26]:5000 dropped: too many syntax or protocol '
+                     'errors (last command was "{p}")', "protocol_error", None, "192.0.2.26"),
+    "sendmail-arg1": ("Nov 28 10:00:01 mx1 sm-mta[4567]: 4ASA00hK004567: ruleset=check_rcpt, arg1=<{p}@example.com>, "
+                      "relay=host.example.net [192.0.2.30], reject=550 5.7.1 <{p}@example.com>... Relaying denied",
+                      "rejected", "550", "192.0.2.30"),
+    "sendmail-auth-user": ("Nov 28 10:00:01 mx1 sm-mta[4568]: 4ASA00hK004568: AUTH failure (LOGIN): authentication "
+                           "failure (-13) SASL(-13): authentication failure: checkpass failed, user={p}, "
+                           "relay=host.example.net [192.0.2.31]", "auth_failure", None, "192.0.2.31"),
+    "sendmail-milter-rcpt": ("Nov 28 10:00:01 mx1 sm-mta[4569]: 4ASA00hK004569: Milter: to=<{p}@example.com>, "
+                             "reject=550 5.7.1 Rejected by policy", "rejected", "550", None),
+}
+CASES = [pytest.param(template, payload, id=f"{t_name}+{p_name}")
+         for (t_name, template), (p_name, payload) in itertools.product(TEMPLATES.items(), PAYLOADS.items())]
+
+
+def test_there_are_enough_injection_cases():
+    assert len(CASES) >= 30 and {t.split("-")[0] for t in TEMPLATES} == {"postfix", "exim", "sendmail"}
+
+
+@pytest.mark.parametrize(("template", "payload"), CASES)
+def test_client_text_cannot_forge_events_codes_or_addresses(template, payload):
+    line_template, kind, code, client_ip = template
+    clean = inspect_line(line_template.format(p="clean"), now=FROZEN_NOW)
+    assert len(clean.events) == 1 and clean.events[0].kind.value == kind  # the template itself parses
+    hostile = inspect_line(line_template.format(p=payload), now=FROZEN_NOW)
+    assert len(hostile.events) <= 1, "client text created an event"
+    for event in hostile.events:
+        assert event.kind.value == kind
+        assert event.reply_code == code
+        assert event.client_ip in (client_ip, None), f"failure pinned on {event.client_ip}"
+        assert FAKE_IP not in (event.client_ip, event.relay_ip)
+
+
+def _worst_cases(pattern) -> list[str]:
+    """Strings built to make a backtracking regex slow: long runs of what its loops repeat."""
+    literal = pattern.contains[0]
+    runs = [" " * 20000, "a" * 20000, "[" * 5000 + "]" * 5000, "<" * 10000, "; from=<" * 3000, "(" * 10000,
+            "1." * 10000, ":" * 20000, "=" * 20000, ", x=" * 5000, ", relay=" * 3000, " [" * 8000]
+    return [f"{literal}{run}" for run in runs] + [f"{run}{literal}{run}" for run in runs[:4]]
+
+
+@pytest.mark.parametrize("pattern", [p for parser in PARSERS.values() for p in parser.patterns],
+                         ids=lambda p: p.id)
+def test_line_patterns_stay_fast_on_worst_case_input(pattern):
+    slowest = 0.0
+    for text in _worst_cases(pattern):
+        started = time.perf_counter()
+        pattern.regex.match(text)
+        pattern.regex.search(text[:20000])
+        slowest = max(slowest, time.perf_counter() - started)
+    assert slowest < 0.25, f"{pattern.id}: {slowest:.3f} s on a worst-case line"
+
+
+def test_text_rules_stay_fast_on_worst_case_input(catalogue):
+    texts = ["a " * 30000, "5.7.27 " * 10000, "blocked using " * 5000, "gsmtp " * 10000, "[" * 60000]
+    for entry, rule in catalogue.text_rules:
+        started = time.perf_counter()
+        for text in texts:
+            try:
+                rule.search(text, timeout=1.0)
+            except TimeoutError:
+                pytest.fail(f"{entry.id}: {rule.pattern} timed out")
+        assert time.perf_counter() - started < 1.0, entry.id
+
+
+def test_control_characters_are_shown_not_sent_to_the_terminal():
+    from analyzer.output import sanitize
+    assert sanitize("ok\x1b[31mred\r\x07") == "ok\\x1b[31mred\\x0d\\x07"
+    assert re.fullmatch(r"[ -~]+", sanitize("".join(chr(c) for c in range(32)) + "\x7f\x9b"))
+
+
+def test_event_output_is_inert(tmp_path):
+    import json as json_module
+
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+    path = tmp_path / "mail.log"
+    path.write_text("Nov 28 10:00:01 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.10]: 554 "
+                    "5.7.1 <x@example.com>: Relay access denied; from=<a\x9b31m@example.net> "
+                    "to=<x@example.com> proto=ESMTP helo=<h>\n"
+                    "Nov 28 10:00:02 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.11]: 554 "
+                    "5.7.1 <x@example.com>: Relay access denied; from=<=cmd|'/C calc'!A0@example.net> "
+                    "to=<x@example.com> proto=ESMTP helo=<h>\n", encoding="utf-8")
+    runner = CliRunner()
+    jsonl = runner.invoke(app, ["events", str(path)]).stdout
+    assert "\x9b" not in jsonl
+    assert json_module.loads(jsonl.splitlines()[0])["sender"] == "a\x9b31m@example.net"
+    csv_text = runner.invoke(app, ["events", str(path), "--format", "csv"]).stdout
+    import csv as csv_module
+    senders = [row["sender"] for row in csv_module.DictReader(io.StringIO(csv_text))]
+    assert senders == ["a\x9b31m@example.net", "'=cmd|'/C calc'!A0@example.net"]
+
+
+def test_unwritable_output_is_a_clear_error_and_keeps_the_old_file(tmp_path):
+    import os
+
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+    if os.geteuid() == 0:
+        pytest.skip("running as root: permissions do not stop writes (checked by the disk-full case instead)")
+    out_dir = tmp_path / "ro"
+    out_dir.mkdir()
+    (out_dir / "daily.csv").write_text("old\n", encoding="utf-8")
+    out_dir.chmod(0o500)
+    try:
+        result = CliRunner().invoke(app, ["report", "-", "-o", str(out_dir / "daily.csv")], input="")
+        assert result.exit_code == 2 and "cannot write here" in result.stderr
+        assert (out_dir / "daily.csv").read_text(encoding="utf-8") == "old\n"
+    finally:
+        out_dir.chmod(0o700)
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+    from analyzer.errors import MaillogError
+    from analyzer.output import atomic_text_file
+    target = tmp_path / "daily.csv"
+    target.write_text("old\n", encoding="utf-8")
+    with pytest.raises(MaillogError, match="could not be written"):
+        with atomic_text_file(target) as handle:
+            handle.write("half a report")
+            raise OSError(28, "No space left on device")
+    assert target.read_text(encoding="utf-8") == "old\n" and len(list(tmp_path.iterdir())) == 1
