@@ -71,13 +71,19 @@ def split_reply(text: str) -> tuple[str | None, str | None, str, str | None, str
     if not m:
         return None, None, text, command, None, None
     code, enhanced = m.group("code"), m.group("enhanced")
-    rest = text[m.end():]
-    # Multi-line replies are joined by the MTA: drop the repeated "550-5.7.1 " continuation prefixes.
+    rest = drop_continuations(text[m.end():], code, enhanced)
+    return code, enhanced, rest, command, m.group("host"), m.group("ip")
+
+
+def drop_continuations(text: str, code: str, enhanced: str | None) -> str:
+    """A multi-line reply joined by the MTA, without the repeated "550-5.7.1 " line prefixes."""
+    if f"{code}-" not in text and f"{code} {enhanced}" not in text:
+        return text.strip()
     if enhanced:
-        rest = rest.replace(f"{code}-{enhanced} ", "").replace(f"{code} {enhanced} ", "")
+        text = text.replace(f"{code}-{enhanced} ", "").replace(f"{code} {enhanced} ", "")
     else:
-        rest = rest.replace(f"{code}-", "")
-    return code, enhanced, rest.strip(), command, m.group("host"), m.group("ip")
+        text = text.replace(f"{code}-", "")
+    return text.strip()
 
 
 def _forged_client(message: str, pattern: LinePattern) -> bool:
@@ -96,8 +102,10 @@ Finisher = Callable[[dict, LinePattern, str], list[dict]]
 class MtaParser:
     """Matches the messages of one MTA against its pattern file."""
 
-    def __init__(self, mta: str, finish: Finisher | None = None, path: Path | None = None):
+    def __init__(self, mta: str, finish: Finisher | None = None, path: Path | None = None,
+                 prepare: Callable[[str], str] | None = None):
         self.mta = mta
+        self._prepare = prepare
         self.path = path or PATTERNS_DIR / "lines" / f"{mta}.toml"
         self._patterns: list[LinePattern] | None = None
         self._finish = finish
@@ -138,6 +146,8 @@ class MtaParser:
 
     def parse(self, service: str, message: str) -> tuple[list[dict], LinePattern] | Unrecognised | None:
         """Field dicts for the events in one message (empty for a known line without event)."""
+        if self._prepare is not None:
+            message = self._prepare(message)
         matched = self.match(service, message)
         if matched is None or matched is UNRECOGNISED:
             return matched
@@ -163,7 +173,9 @@ class MtaParser:
         if fields.get("queue_id") == "NOQUEUE":
             del fields["queue_id"]
         text = fields.get("reply_text")
-        if text is not None and "reply_code" not in fields:
+        if text is not None and "reply_code" in fields:
+            fields["reply_text"] = drop_continuations(text, fields["reply_code"], fields.get("enhanced_code"))
+        elif text is not None:
             code, enhanced, rest, command, host, ip = split_reply(text)
             if code is not None:
                 fields["reply_code"] = code

@@ -5,6 +5,8 @@ decides which of relay_* or client_* it fills.
 """
 from __future__ import annotations
 
+import re
+
 from ..events import Direction, Kind
 from ..patternfiles import LinePattern
 from .engine import MtaParser
@@ -17,4 +19,16 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
     return [fields]
 
 
-PARSER = MtaParser("exim", finish)
+# With log_file_path = syslog, Exim still writes its own time (and [pid]) at the start of the message.
+OWN_STAMP_RE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?(?: \[\d+\])? ")
+
+
+def drop_own_timestamp(message: str) -> str:
+    if message[:1].isdigit():
+        found = OWN_STAMP_RE.match(message)
+        if found:
+            return message[found.end():]
+    return message
+
+
+PARSER = MtaParser("exim", finish, prepare=drop_own_timestamp)
