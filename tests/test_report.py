@@ -61,7 +61,7 @@ def test_summary_rows(catalogue):
 
 def test_cli_report_csv_reads_back_with_the_right_dtypes_and_adds_up(tmp_path):
     out = tmp_path / "daily.csv"
-    result = runner.invoke(app, ["report", str(SAMPLE_LOGS), "--daily", "-o", str(out)])
+    result = runner.invoke(app, ["report", str(SAMPLE_LOGS), "--year", "2026", "--daily", "-o", str(out)])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out)
     assert list(table.columns) == report.DAILY_COLUMNS
@@ -69,19 +69,19 @@ def test_cli_report_csv_reads_back_with_the_right_dtypes_and_adds_up(tmp_path):
         assert table[column].dtype == "int64", column
     assert table["permanent"].dtype == "bool"
     assert not any(dtype == "float64" for dtype in table.dtypes), table.dtypes
-    events = runner.invoke(app, ["events", str(SAMPLE_LOGS)])
+    events = runner.invoke(app, ["events", str(SAMPLE_LOGS), "--year", "2026"])
     assert table["count"].sum() == len(events.stdout.splitlines())
     assert out.read_bytes().count(b"\r\n") == len(table) + 1
 
 
 def test_cli_report_append_replaces_the_dates_written(tmp_path):
     out = tmp_path / "daily.csv"
-    runner.invoke(app, ["report", str(SAMPLE_LOGS), "-o", str(out)])
+    runner.invoke(app, ["report", str(SAMPLE_LOGS), "--year", "2026", "-o", str(out)])
     whole = pd.read_csv(out)
     out.unlink()
     for day in ("2026-11-26", "2026-11-27", "2026-11-27"):  # the second run of a day must not double it
         nxt = (datetime.fromisoformat(day) + timedelta(days=1)).date().isoformat()
-        result = runner.invoke(app, ["report", str(SAMPLE_LOGS), "--tz", "UTC", "--since", day, "--until", nxt,
+        result = runner.invoke(app, ["report", str(SAMPLE_LOGS), "--year", "2026", "--tz", "UTC", "--since", day, "--until", nxt,
                                      "-o", str(out), "--append"])
         assert result.exit_code == 0, result.output
     appended = pd.read_csv(out)
@@ -109,25 +109,25 @@ def test_failed_report_leaves_the_previous_file_intact(tmp_path):
 
 
 def test_analyze_on_the_sample_logs_names_codes_and_fixes():
-    result = runner.invoke(app, ["analyze", str(SAMPLE_LOGS), "--lang", "en"])
+    result = runner.invoke(app, ["analyze", str(SAMPLE_LOGS), "--year", "2026", "--lang", "en"])
     assert result.exit_code == 0
     text = result.stdout
     assert "Authentication Credentials Invalid" in text and "Relay Access Denied" in text
     assert "203.0.113.45" in text  # the brute-force source tops the auth-failure table
     assert "unrecognised" in text and "of coded events were explained by a reply-text rule" in text
-    data = json.loads(runner.invoke(app, ["analyze", str(SAMPLE_LOGS), "--format", "json"]).stdout)
+    data = json.loads(runner.invoke(app, ["analyze", str(SAMPLE_LOGS), "--year", "2026", "--format", "json"]).stdout)
     assert data["auth_failures_by_client"][0]["client_ip"] == "203.0.113.45"
     assert data["auth_failures_by_client"][0]["failures"] == 162
     assert data["lines"]["read"] == sum(sum(c.values()) for c in data["lines"]["by_mta"].values())
 
 
 def test_analyze_japanese_headings():
-    result = runner.invoke(app, ["analyze", str(SAMPLE_LOGS), "--lang", "ja"])
+    result = runner.invoke(app, ["analyze", str(SAMPLE_LOGS), "--year", "2026", "--lang", "ja"])
     assert "応答コード上位" in result.stdout and "推奨される対処" in result.stdout
 
 
 def test_since_and_until_filter_and_are_counted(tmp_path):
-    result = runner.invoke(app, ["events", str(SAMPLE_LOGS), "--since", "2026-11-27", "--until", "2026-11-27T12:00",
+    result = runner.invoke(app, ["events", str(SAMPLE_LOGS), "--year", "2026", "--since", "2026-11-27", "--until", "2026-11-27T12:00",
                                  "--tz", "UTC", "--stats"])
     stamps = [json.loads(line)["timestamp"] for line in result.stdout.splitlines()]
     assert stamps and all("2026-11-27T00:00" <= s < "2026-11-27T12:00" for s in stamps)
