@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import output, report, spikes
+from .aggregate import summarise
 from .catalogue import load_catalogue
 from .classify import Classifier
 from .errors import MaillogError, UsageError
@@ -110,11 +111,11 @@ def analyze(inputs: Inputs, mta: MtaOption = None, tz: TzOption = None, year: Ye
         language = check_language(lang)
         with _reading(inputs, mta, tz, year, since, until, unparsed) as (sources, options):
             catalogue = load_catalogue(rules)
-            frame = report.events_frame(read_events(sources, options, counts), catalogue)
-        summary = output.format_analysis(frame, counts, catalogue, language, top, format)
+            summary = summarise(read_events(sources, options, counts), Classifier(catalogue))
+        text = output.format_analysis(summary, counts, catalogue, language, top, format)
     except MaillogError as error:
         raise _fail(error) from None
-    typer.echo(summary)
+    typer.echo(text)
     _finish(counts)
 
 
@@ -142,8 +143,8 @@ def report_command(inputs: Inputs,
             target = output.report_path(out, options.since, options.zone)
             _refuse_overwriting_inputs(target, sources)
             catalogue = load_catalogue(rules)
-            frame = report.events_frame(read_events(sources, options, counts), catalogue)
-        table = report.daily_summary(frame) if summary else report.daily_report(frame, catalogue, language)
+            totals = summarise(read_events(sources, options, counts), Classifier(catalogue))
+        table = report.daily_summary(totals) if summary else report.daily_report(totals, catalogue, language)
         if append and target != "-":
             columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
             table = report.merge_daily(output.read_existing_csv(Path(target), columns), table)

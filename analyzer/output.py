@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import report
 from .report import neutralise_cell
+from .aggregate import TOP_CAPACITY, Summary
 from .catalogue import Catalogue
 from .classify import CLASSIFICATION_FIELDS, Classifier
 from .errors import MaillogError, UsageError
@@ -195,29 +196,34 @@ def _json_records(frame: pd.DataFrame) -> list[dict]:
 ANALYSIS_FORMATS = ("text", "markdown", "json")
 
 
-def format_analysis(frame: pd.DataFrame, stats: ParseStats, catalogue: Catalogue, language: str,
+def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, language: str,
                     top: int, format: str = "text") -> str:
     """The one-screen summary `maillog analyze` prints, as text, Markdown or JSON."""
     if format not in ANALYSIS_FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(ANALYSIS_FORMATS)}")
     heads = ANALYSIS_HEADINGS[language]
-    codes = report.top_codes(frame, catalogue, language, top)
+    codes = report.top_codes(summary, catalogue, language, top)
     fixes = codes[[_cell(c)[:1] in "45" or _cell(e)[:1] in "45" for c, e in
                    zip(codes["reply_code"], codes["enhanced_code"])]] if not codes.empty else codes
     tables = {
-        "events_by_kind": report.totals_by_kind(frame),
+        "events_by_kind": report.totals_by_kind(summary),
         "top_codes": codes.drop(columns=["fix"]) if not codes.empty else codes,
-        "top_rejected_clients": report.top_rejected_clients(frame, top),
-        "failing_destinations": report.top_failing_domains(frame, top),
-        "auth_failures_by_client": report.auth_failures_by_ip(frame, top),
-        "events_per_day": report.per_day(frame),
+        "top_rejected_clients": report.top_rejected_clients(summary, top),
+        "failing_destinations": report.top_failing_domains(summary, top),
+        "auth_failures_by_client": report.auth_failures_by_ip(summary, top),
+        "events_per_day": report.per_day(summary),
     }
-    share = report.text_rule_share(frame)
+    share = report.text_rule_share(summary)
+    approximate = [name for name, counter in (("top_rejected_clients", summary.rejected_clients),
+                                              ("failing_destinations", summary.failing_domains),
+                                              ("auth_failures_by_client", summary.auth_sources))
+                   if counter.approximate]
     unparsed = stats.by_outcome.get(LineOutcome.UNRECOGNISED.value, 0)
     if format == "json":
         body = {name: _json_records(table) for name, table in tables.items()}
         body["recommended_fixes"] = _json_records(fixes)
         body["text_rule_share"] = round(share, 4)
+        body["approximate"] = approximate
         body["lines"] = {"read": stats.lines_read, "events": stats.events,
                          "by_mta": {m: dict(c) for m, c in stats.by_mta.items()},
                          "undecodable": stats.undecodable_lines,
@@ -245,6 +251,9 @@ def format_analysis(frame: pd.DataFrame, stats: ParseStats, catalogue: Catalogue
     sections.append((heads[7], "\n".join("  " + line for line in format_stats(stats).splitlines())))
     body = "\n\n".join(f"{title}\n{text}" for title, text in sections)
     hint = f"\n  {unparsed} unrecognised lines: see them with --unparsed FILE" if unparsed else ""
+    if approximate:
+        hint += (f"\n  more than {TOP_CAPACITY} distinct keys in {', '.join(approximate)}: those counts are lower "
+                 f"bounds (see README)")
     return f"{body}{hint}\n\n{share:.1%} {heads[8]}"
 
 

@@ -1,134 +1,21 @@
-"""Summaries of events as pandas DataFrames; this module neither reads files nor prints.
+"""Report tables as pandas DataFrames, built from a streaming Summary; this module neither reads nor prints.
 
-All summaries are built on one events frame with fixed dtypes (codes as strings, tz-aware timestamps).
+The Summary (aggregate.py) is folded from events without keeping them; the functions here turn its
+bounded state into the tables `analyze` prints and the CSV rows `report` writes.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pandas as pd
 
+from .aggregate import NO_VALUE, Summary, per_day_counts
 from .catalogue import Catalogue
-from .classify import Classifier
-from .events import Event, Kind
+from .events import Kind
 
-FRAME_COLUMNS = {
-    "timestamp": "object", "host": "string", "mta": "string", "kind": "string", "direction": "string",
-    "client_ip": "string", "sender": "string", "recipient": "string", "relay_host": "string",
-    "reply_code": "string", "enhanced_code": "string", "reply_text": "string", "sasl_username": "string",
-    "entry_id": "string", "category": "string", "matched_by": "string", "date": "string",
-}
 KIND_ORDER = [k.value for k in Kind]
-
-
-def events_frame(events: Iterable[Event], catalogue: Catalogue) -> pd.DataFrame:
-    """One row per event, classified, with the columns of FRAME_COLUMNS."""
-    classify = Classifier(catalogue)
-    rows = []
-    for event in events:
-        found = classify(event)
-        rows.append((event.timestamp, event.host, event.mta, event.kind.value if event.kind else None,
-                     event.direction.value if event.direction else None, event.client_ip, event.sender,
-                     event.recipient, event.relay_host, event.reply_code, event.enhanced_code,
-                     event.reply_text, event.sasl_username, found.entry_id, found.category, found.matched_by,
-                     event.timestamp.date().isoformat() if event.timestamp else None))
-    frame = pd.DataFrame.from_records(rows, columns=list(FRAME_COLUMNS))
-    frame = frame.astype({k: v for k, v in FRAME_COLUMNS.items() if v != "object"})
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    return frame
-
-
-def totals_by_kind(frame: pd.DataFrame) -> pd.DataFrame:
-    """Events per MTA and host (rows) and kind (columns), kinds in their fixed order."""
-    if frame.empty:
-        return pd.DataFrame(columns=KIND_ORDER)
-    table = pd.crosstab([frame["mta"], frame["host"].fillna("-")], frame["kind"])
-    return table.reindex(columns=[k for k in KIND_ORDER if k in table.columns])
-
-
-def top_codes(frame: pd.DataFrame, catalogue: Catalogue, language: str, top: int) -> pd.DataFrame:
-    """The most frequent (reply code, enhanced code, entry) triples with name, count, share and fix."""
-    coded = frame[frame["reply_code"].notna() | frame["enhanced_code"].notna()]
-    if coded.empty:
-        return pd.DataFrame(columns=["reply_code", "enhanced_code", "entry_id", "count", "share", "name", "fix"])
-    grouped = (coded.groupby(["reply_code", "enhanced_code", "entry_id"], dropna=False).size()
-               .rename("count").reset_index().sort_values(["count", "reply_code"], ascending=[False, True])
-               .head(top))
-    grouped["share"] = grouped["count"] / len(coded)
-    names, fixes = [], []
-    for entry_id in grouped["entry_id"]:
-        entry = catalogue.entries.get(entry_id) if isinstance(entry_id, str) else None
-        texts = entry.texts_in(language) if entry else None
-        names.append(texts.title if texts else "")
-        fixes.append(texts.fix if texts else "")
-    grouped["name"], grouped["fix"] = names, fixes
-    return grouped.reset_index(drop=True)
-
-
-def top_rejected_clients(frame: pd.DataFrame, top: int) -> pd.DataFrame:
-    """Clients with the most rejections, with their most common reason."""
-    rejected = frame[(frame["kind"] == "rejected") & frame["client_ip"].notna()]
-    if rejected.empty:
-        return pd.DataFrame(columns=["client_ip", "count", "top_entry"])
-    counts = rejected.groupby("client_ip").size().rename("count")
-    reasons = rejected.groupby("client_ip")["entry_id"].agg(
-        lambda s: s.mode().iloc[0] if not s.mode().empty else None).rename("top_entry")
-    table = pd.concat([counts, reasons], axis=1).reset_index()
-    return table.sort_values(["count", "client_ip"], ascending=[False, True]).head(top).reset_index(drop=True)
-
-
-def top_failing_domains(frame: pd.DataFrame, top: int) -> pd.DataFrame:
-    """Recipient domains of bounced and deferred deliveries, with counts and their most common entry."""
-    failing = frame[frame["kind"].isin(["bounced", "deferred", "expired"]) & frame["recipient"].notna()]
-    if failing.empty:
-        return pd.DataFrame(columns=["domain", "bounced", "deferred", "top_entry"])
-    domains = failing["recipient"].str.rsplit("@", n=1).str[-1].str.lower()
-    failing = failing.assign(domain=domains)
-    table = pd.crosstab(failing["domain"], failing["kind"])
-    for kind in ("bounced", "deferred"):
-        if kind not in table.columns:
-            table[kind] = 0
-    table["top_entry"] = failing.groupby("domain")["entry_id"].agg(
-        lambda s: s.mode().iloc[0] if not s.mode().empty else None)
-    table["total"] = table["bounced"] + table["deferred"]
-    table = table.sort_values(["total", "domain"], ascending=[False, True]).head(top).reset_index()
-    return table[["domain", "bounced", "deferred", "top_entry"]]
-
-
-def auth_failures_by_ip(frame: pd.DataFrame, top: int) -> pd.DataFrame:
-    """Authentication failures per client address, with distinct user names and first/last seen."""
-    failures = frame[(frame["kind"] == "auth_failure") & frame["client_ip"].notna()]
-    if failures.empty:
-        return pd.DataFrame(columns=["client_ip", "failures", "usernames", "first_seen", "last_seen"])
-    table = failures.groupby("client_ip").agg(
-        failures=("kind", "size"), usernames=("sasl_username", "nunique"),
-        first_seen=("timestamp", "min"), last_seen=("timestamp", "max")).reset_index()
-    return table.sort_values(["failures", "client_ip"], ascending=[False, True]).head(top).reset_index(drop=True)
-
-
-def per_day(frame: pd.DataFrame) -> pd.DataFrame:
-    """Events per calendar day (in the log's own time zone) and kind."""
-    dated = frame[frame["date"].notna()]
-    if dated.empty:
-        return pd.DataFrame(columns=KIND_ORDER)
-    table = pd.crosstab(dated["date"], dated["kind"])
-    return table.reindex(columns=[k for k in KIND_ORDER if k in table.columns])
-
-
-def text_rule_share(frame: pd.DataFrame) -> float:
-    """Share of coded events whose entry came from a text rule rather than from the bare code."""
-    coded = frame[frame["reply_code"].notna() | frame["enhanced_code"].notna()]
-    if coded.empty:
-        return 0.0
-    return float((coded["matched_by"] == "text").mean())
-
-
 DAILY_COLUMNS = ["date", "host", "mta", "kind", "direction", "reply_code", "enhanced_code", "entry_id", "category",
                  "permanent", "title", "count", "distinct_clients", "distinct_senders", "distinct_recipients",
                  "first_seen", "last_seen", "example", "fix"]
 SUMMARY_COLUMNS = ["date", "host", "mta", *KIND_ORDER, "top_problem", "top_problem_count"]
-DAILY_KEYS = ["date", "host", "mta", "kind", "reply_code", "enhanced_code", "entry_id"]
-NO_VALUE = "-"  # written where an event has no code, host or entry, so CSV columns never hold blanks
 # A spreadsheet runs a cell that starts with one of these as a formula; log text is written by strangers.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -140,66 +27,123 @@ def neutralise_cell(text: str) -> str:
     return text
 
 
-def _kind_rank(kinds: pd.Series) -> pd.Series:
-    return kinds.map({kind: rank for rank, kind in enumerate(KIND_ORDER)})
+def _texts(catalogue: Catalogue, entry_id: str, language: str):
+    entry = catalogue.entries.get(entry_id)
+    return entry.texts_in(language) if entry else None
 
 
-def daily_report(frame: pd.DataFrame, catalogue: Catalogue, language: str = "en") -> pd.DataFrame:
+def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def totals_by_kind(summary: Summary) -> pd.DataFrame:
+    """Events per MTA and host (rows) and kind (columns), kinds in their fixed order."""
+    if not summary.kinds:
+        return pd.DataFrame(columns=KIND_ORDER)
+    series = pd.Series(summary.kinds)
+    series.index.names = ["mta", "host", "kind"]
+    table = series.unstack("kind", fill_value=0).sort_index()
+    table = table.reindex(columns=[k for k in KIND_ORDER if k in table.columns])
+    table.columns.name = "kind"
+    return table.astype("int64")
+
+
+def top_codes(summary: Summary, catalogue: Catalogue, language: str, top: int) -> pd.DataFrame:
+    """The most frequent (reply code, enhanced code, entry) triples with name, count, share and fix."""
+    columns = ["reply_code", "enhanced_code", "entry_id", "count", "share", "name", "fix"]
+    rows = []
+    ordered = sorted(summary.codes.items(), key=lambda item: (-item[1], item[0]))[:top]
+    for (reply_code, enhanced_code, entry_id), count in ordered:
+        texts = _texts(catalogue, entry_id, language)
+        rows.append((reply_code, enhanced_code, entry_id, count, count / summary.coded_events,
+                     texts.title if texts else NO_VALUE, texts.fix if texts else NO_VALUE))
+    return _frame(rows, columns)
+
+
+def top_rejected_clients(summary: Summary, top: int) -> pd.DataFrame:
+    """Clients with the most rejections, with their most common reason."""
+    rows = []
+    for ip, count in summary.rejected_clients.most_common(top):
+        entries = summary.rejected_clients.payloads.get(ip)
+        rows.append((ip, count, entries.most_common(1)[0][0] if entries else NO_VALUE))
+    return _frame(rows, ["client_ip", "count", "top_entry"])
+
+
+def top_failing_domains(summary: Summary, top: int) -> pd.DataFrame:
+    """Recipient domains of bounced, deferred and expired deliveries, with counts and most common entry."""
+    rows = []
+    for domain, _total in summary.failing_domains.most_common(top):
+        detail = summary.failing_domains.payloads.get(domain) or {}
+        entries = sorted(((n, k[6:]) for k, n in detail.items() if k.startswith("entry:")), key=lambda x: (-x[0], x[1]))
+        rows.append((domain, detail.get("kind:bounced", 0), detail.get("kind:deferred", 0),
+                     detail.get("kind:expired", 0), entries[0][1] if entries else NO_VALUE))
+    return _frame(rows, ["domain", "bounced", "deferred", "expired", "top_entry"])
+
+
+def auth_failures_by_ip(summary: Summary, top: int) -> pd.DataFrame:
+    """Authentication failures per client address, with distinct user names and first/last seen."""
+    rows = []
+    for ip, count in summary.auth_sources.most_common(top):
+        source = summary.auth_sources.payloads.get(ip)
+        rows.append((ip, count, source.usernames.count() if source else 0,
+                     source.first_seen.isoformat() if source and source.first_seen else NO_VALUE,
+                     source.last_seen.isoformat() if source and source.last_seen else NO_VALUE))
+    return _frame(rows, ["client_ip", "failures", "usernames", "first_seen", "last_seen"])
+
+
+def per_day(summary: Summary) -> pd.DataFrame:
+    """Events per calendar day (in the log's own time zone) and kind."""
+    days = per_day_counts(summary)
+    if not days:
+        return pd.DataFrame(columns=KIND_ORDER)
+    series = pd.Series(days)
+    series.index.names = ["date", "kind"]
+    table = series.unstack("kind", fill_value=0).sort_index()
+    table = table.reindex(columns=[k for k in KIND_ORDER if k in table.columns])
+    table.columns.name = "kind"
+    return table.astype("int64")
+
+
+def text_rule_share(summary: Summary) -> float:
+    """Share of coded events whose entry came from a text rule rather than from the bare code."""
+    return summary.text_matched / summary.coded_events if summary.coded_events else 0.0
+
+
+def daily_report(summary: Summary, catalogue: Catalogue, language: str = "en") -> pd.DataFrame:
     """One row per date x host x mta x kind x reply_code x enhanced_code x entry_id (DAILY_COLUMNS)."""
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in DAILY_COLUMNS})
-    work = frame[frame["date"].notna()].copy()
-    for column in ("host", "reply_code", "enhanced_code", "entry_id", "direction"):
-        work[column] = work[column].fillna(NO_VALUE).astype(object)
-    grouped = work.groupby(DAILY_KEYS, sort=False, dropna=False)
-    table = grouped.agg(
-        direction=("direction", "first"), category=("category", "first"), count=("kind", "size"),
-        distinct_clients=("client_ip", "nunique"), distinct_senders=("sender", "nunique"),
-        distinct_recipients=("recipient", "nunique"), first_seen=("timestamp", "min"),
-        last_seen=("timestamp", "max"), example=("reply_text", "first")).reset_index()
-    code = table["reply_code"].where(table["reply_code"] != NO_VALUE, table["enhanced_code"])
-    table["permanent"] = code.str.startswith("5")
-    table["category"] = table["category"].fillna(NO_VALUE).astype(object)
-    titles, fixes = [], []
-    for entry_id in table["entry_id"]:
-        entry = catalogue.entries.get(entry_id)
-        texts = entry.texts_in(language) if entry else None
-        titles.append(texts.title if texts else NO_VALUE)
-        fixes.append(texts.fix if texts else NO_VALUE)
-    table["title"], table["fix"] = titles, fixes
-    table["example"] = table["example"].fillna(NO_VALUE).astype(object).map(neutralise_cell)
-    table["host"] = table["host"].map(neutralise_cell)
-    for column in ("first_seen", "last_seen"):
-        table[column] = table[column].map(lambda t: t.isoformat())
-    table = table.assign(_rank=_kind_rank(table["kind"])).sort_values(
-        ["date", "host", "mta", "_rank", "count", "reply_code", "enhanced_code", "entry_id"],
-        ascending=[True, True, True, True, False, True, True, True], kind="stable")
-    return table[DAILY_COLUMNS].reset_index(drop=True)
+    rank = {kind: position for position, kind in enumerate(KIND_ORDER)}
+    ordered = sorted(summary.daily.items(),
+                     key=lambda item: (item[0][0], item[0][1], item[0][2], rank.get(item[0][3], 99), -item[1].count,
+                                       item[0][4], item[0][5], item[0][6]))
+    rows = []
+    for (date, host, mta, kind, reply_code, enhanced_code, entry_id), row in ordered:
+        texts = _texts(catalogue, entry_id, language)
+        code = reply_code if reply_code != NO_VALUE else enhanced_code
+        rows.append((date, neutralise_cell(host), mta, kind, row.direction or NO_VALUE, reply_code, enhanced_code,
+                     entry_id, row.category or NO_VALUE, code.startswith("5"), texts.title if texts else NO_VALUE,
+                     row.count, row.clients.count(), row.senders.count(), row.recipients.count(),
+                     row.first_seen.isoformat(), row.last_seen.isoformat(),
+                     neutralise_cell(row.example) if row.example else NO_VALUE, texts.fix if texts else NO_VALUE))
+    return _frame(rows, DAILY_COLUMNS)
 
 
-def daily_summary(frame: pd.DataFrame) -> pd.DataFrame:
+def daily_summary(summary: Summary) -> pd.DataFrame:
     """One row per date x host x mta: events per kind, and the most frequent problem entry."""
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in SUMMARY_COLUMNS})
-    work = frame[frame["date"].notna()].copy()
-    work["host"] = work["host"].fillna(NO_VALUE).astype(object)
-    keys = ["date", "host", "mta"]
-    counts = pd.crosstab([work["date"], work["host"], work["mta"]], work["kind"])
-    counts = counts.reindex(columns=KIND_ORDER, fill_value=0).reset_index()
-    problems = work[~work["kind"].isin(["delivered"]) & work["entry_id"].notna()]
-    if problems.empty:
-        counts["top_problem"], counts["top_problem_count"] = NO_VALUE, 0
-    else:
-        per_entry = problems.groupby(keys + ["entry_id"]).size().rename("top_problem_count").reset_index()
-        per_entry = per_entry.sort_values(keys + ["top_problem_count", "entry_id"],
-                                          ascending=[True, True, True, False, True])
-        top = per_entry.drop_duplicates(keys).rename(columns={"entry_id": "top_problem"})
-        counts = counts.merge(top, on=keys, how="left")
-        counts["top_problem"] = counts["top_problem"].fillna(NO_VALUE).astype(object)
-        counts["top_problem_count"] = counts["top_problem_count"].fillna(0).astype("int64")
-    counts["host"] = counts["host"].map(neutralise_cell)
-    counts.columns.name = None
-    return counts.sort_values(keys, kind="stable")[SUMMARY_COLUMNS].reset_index(drop=True)
+    totals: dict[tuple, dict] = {}
+    for (date, host, mta, kind, _reply, _enhanced, entry_id), row in summary.daily.items():
+        record = totals.setdefault((date, host, mta), {"kinds": dict.fromkeys(KIND_ORDER, 0), "problems": {}})
+        record["kinds"][kind] = record["kinds"].get(kind, 0) + row.count
+        if kind != "delivered" and entry_id != NO_VALUE:
+            record["problems"][entry_id] = record["problems"].get(entry_id, 0) + row.count
+    rows = []
+    for (date, host, mta), record in sorted(totals.items()):
+        problems = sorted(record["problems"].items(), key=lambda item: (-item[1], item[0]))
+        top_problem, top_count = problems[0] if problems else (NO_VALUE, 0)
+        rows.append((date, neutralise_cell(host), mta, *(record["kinds"][k] for k in KIND_ORDER), top_problem,
+                     top_count))
+    return _frame(rows, SUMMARY_COLUMNS)
 
 
 def merge_daily(existing: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:

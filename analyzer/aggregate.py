@@ -1,0 +1,284 @@
+"""Streaming summaries: everything the reports need, kept in memory bounded by the summaries, not the log.
+
+Events are folded in one at a time and never kept. Two structures keep memory bounded where exact answers
+would not be:
+- DistinctCounter counts distinct values exactly up to EXACT_DISTINCT, then estimates them from the
+  K smallest 64-bit hashes (a KMV sketch: relative error about 1/sqrt(K), 1.6% for K = 4096);
+- TopCounter counts keys exactly up to TOP_CAPACITY keys; beyond that it keeps the TOP_CAPACITY largest
+  counts and drops the rest, so the counts it reports are exact or, for a key that was dropped and came
+  back, lower bounds; `approximate` says when that happened.
+Both merge, so partial summaries from several processes add up to the summary of the whole input.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .classify import Classification, Classifier
+from .events import Event, Kind
+
+EXACT_DISTINCT = 4096
+SKETCH_SIZE = 4096
+TOP_CAPACITY = 20_000
+HASH_SPACE = float(2 ** 64)
+
+
+def stable_hash(value: str) -> int:
+    """The same 64-bit hash in every process (Python's own str hash is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+class DistinctCounter:
+    """Count of distinct strings: exact up to EXACT_DISTINCT, then a K-minimum-values estimate."""
+
+    __slots__ = ("values", "hashes")
+
+    def __init__(self) -> None:
+        self.values: set[str] | None = set()
+        self.hashes: list[int] | None = None  # max-heap (negated) of the K smallest hashes
+
+    def add(self, value: str | None) -> None:
+        if value is None:
+            return
+        if self.values is not None:
+            self.values.add(value)
+            if len(self.values) > EXACT_DISTINCT:
+                self._to_sketch()
+            return
+        self._add_hash(stable_hash(value))
+
+    def _to_sketch(self) -> None:
+        values, self.values, self.hashes = self.values, None, []
+        for value in values:
+            self._add_hash(stable_hash(value))
+
+    def _add_hash(self, hashed: int) -> None:
+        heap = self.hashes
+        if len(heap) < SKETCH_SIZE:
+            if -hashed not in heap:
+                heapq.heappush(heap, -hashed)
+        elif hashed < -heap[0] and -hashed not in heap:
+            heapq.heapreplace(heap, -hashed)
+
+    @property
+    def exact(self) -> bool:
+        return self.values is not None
+
+    def count(self) -> int:
+        if self.values is not None:
+            return len(self.values)
+        if len(self.hashes) < SKETCH_SIZE:
+            return len(self.hashes)
+        return round((SKETCH_SIZE - 1) / (-self.hashes[0] / HASH_SPACE))
+
+    def merge(self, other: DistinctCounter) -> None:
+        if other.values is not None:
+            for value in other.values:
+                self.add(value)
+            return
+        if self.values is not None:
+            self._to_sketch()
+        for negated in other.hashes:
+            self._add_hash(-negated)
+
+
+class TopCounter:
+    """Counts per key with at most TOP_CAPACITY keys kept (see the module docstring), plus a payload each."""
+
+    __slots__ = ("counts", "payloads", "approximate", "capacity")
+
+    def __init__(self, capacity: int = TOP_CAPACITY):
+        self.counts: dict[str, int] = {}
+        self.payloads: dict[str, object] = {}
+        self.approximate = False
+        self.capacity = capacity
+
+    def add(self, key: str, amount: int = 1) -> None:
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + amount
+        if len(counts) > 2 * self.capacity:
+            self._prune()
+
+    def payload(self, key: str, factory):
+        """The payload of a kept key (created by `factory` on first use); None for a dropped key."""
+        found = self.payloads.get(key)
+        if found is None and key in self.counts:
+            found = self.payloads[key] = factory()
+        return found
+
+    def _prune(self) -> None:
+        keep = heapq.nlargest(self.capacity, self.counts.items(), key=lambda item: item[1])
+        self.counts = dict(keep)
+        self.payloads = {k: v for k, v in self.payloads.items() if k in self.counts}
+        self.approximate = True
+
+    def most_common(self, top: int) -> list[tuple[str, int]]:
+        return sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+
+    def merge(self, other: TopCounter, merge_payload) -> None:
+        for key, amount in other.counts.items():
+            self.add(key, amount)
+            theirs = other.payloads.get(key)
+            if theirs is not None and key in self.counts:
+                mine = self.payloads.get(key)
+                self.payloads[key] = theirs if mine is None else merge_payload(mine, theirs)
+        self.approximate = self.approximate or other.approximate
+
+
+@dataclass(slots=True)
+class DailyRow:
+    """One row of the daily report while it is being counted."""
+
+    direction: str | None = None
+    category: str | None = None
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    example: str | None = None
+    clients: DistinctCounter = field(default_factory=DistinctCounter)
+    senders: DistinctCounter = field(default_factory=DistinctCounter)
+    recipients: DistinctCounter = field(default_factory=DistinctCounter)
+
+    def merge(self, other: DailyRow) -> None:
+        self.direction = self.direction or other.direction
+        self.category = self.category or other.category
+        self.count += other.count
+        if other.first_seen is not None and (self.first_seen is None or other.first_seen < self.first_seen):
+            self.first_seen = other.first_seen
+            self.example = other.example or self.example
+        elif self.example is None:
+            self.example = other.example
+        if other.last_seen is not None and (self.last_seen is None or other.last_seen > self.last_seen):
+            self.last_seen = other.last_seen
+        self.clients.merge(other.clients)
+        self.senders.merge(other.senders)
+        self.recipients.merge(other.recipients)
+
+
+@dataclass(slots=True)
+class AuthSource:
+    usernames: DistinctCounter = field(default_factory=DistinctCounter)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+    def merge(self, other: AuthSource) -> AuthSource:
+        self.usernames.merge(other.usernames)
+        stamps = [s for s in (self.first_seen, other.first_seen) if s is not None]
+        self.first_seen = min(stamps) if stamps else None
+        stamps = [s for s in (self.last_seen, other.last_seen) if s is not None]
+        self.last_seen = max(stamps) if stamps else None
+        return self
+
+
+def _merge_counters(mine: Counter, theirs: Counter) -> Counter:
+    mine.update(theirs)
+    return mine
+
+
+NO_VALUE = "-"
+
+
+@dataclass(slots=True)
+class Summary:
+    """Everything analyze and report print, folded from a stream of classified events."""
+
+    daily: dict[tuple, DailyRow] = field(default_factory=dict)
+    kinds: Counter = field(default_factory=Counter)          # (mta, host, kind)
+    codes: Counter = field(default_factory=Counter)          # (reply_code, enhanced_code, entry_id)
+    coded_events: int = 0
+    text_matched: int = 0
+    rejected_clients: TopCounter = field(default_factory=TopCounter)    # ip -> Counter(entry)
+    failing_domains: TopCounter = field(default_factory=TopCounter)     # domain -> Counter(kind/entry)
+    auth_sources: TopCounter = field(default_factory=TopCounter)        # ip -> AuthSource
+    events: int = 0
+
+    def add(self, event: Event, found: Classification) -> None:
+        self.events += 1
+        kind = event.kind.value if event.kind else NO_VALUE
+        host = event.host or NO_VALUE
+        reply_code, enhanced_code = event.reply_code, event.enhanced_code
+        entry_id = found.entry_id or NO_VALUE
+        self.kinds[event.mta, host, kind] += 1
+        if reply_code or enhanced_code:
+            self.coded_events += 1
+            self.codes[reply_code or NO_VALUE, enhanced_code or NO_VALUE, entry_id] += 1
+            if found.matched_by == "text":
+                self.text_matched += 1
+        stamp = event.timestamp
+        if stamp is not None:
+            key = (stamp.date().isoformat(), host, event.mta, kind, reply_code or NO_VALUE,
+                   enhanced_code or NO_VALUE, entry_id)
+            row = self.daily.get(key)
+            if row is None:
+                row = self.daily[key] = DailyRow(event.direction.value if event.direction else None,
+                                                  found.category, 0, stamp, stamp, event.reply_text)
+            row.count += 1
+            text = event.reply_text
+            if stamp < row.first_seen:
+                row.first_seen = stamp
+                if text:  # the example is the earliest reply text the row has
+                    row.example = text
+            elif stamp > row.last_seen:
+                row.last_seen = stamp
+            if row.example is None and text:
+                row.example = text
+            row.clients.add(event.client_ip)
+            row.senders.add(event.sender)
+            row.recipients.add(event.recipient)
+        if event.kind is Kind.REJECTED and event.client_ip:
+            self.rejected_clients.add(event.client_ip)
+            entries = self.rejected_clients.payload(event.client_ip, Counter)
+            if entries is not None:
+                entries[entry_id] += 1
+        if event.kind in (Kind.BOUNCED, Kind.DEFERRED, Kind.EXPIRED) and event.recipient:
+            domain = event.recipient.rsplit("@", 1)[-1].lower()
+            self.failing_domains.add(domain)
+            detail = self.failing_domains.payload(domain, Counter)
+            if detail is not None:
+                detail["kind:" + kind] += 1
+                detail["entry:" + entry_id] += 1
+        if event.kind is Kind.AUTH_FAILURE and event.client_ip:
+            self.auth_sources.add(event.client_ip)
+            source = self.auth_sources.payload(event.client_ip, AuthSource)
+            if source is not None:
+                source.usernames.add(event.sasl_username)
+                if stamp is not None:
+                    source.first_seen = stamp if source.first_seen is None else min(source.first_seen, stamp)
+                    source.last_seen = stamp if source.last_seen is None else max(source.last_seen, stamp)
+
+    def merge(self, other: Summary) -> None:
+        """Fold in a summary of another part of the input (another file, another process)."""
+        self.events += other.events
+        for key, row in other.daily.items():
+            mine = self.daily.get(key)
+            if mine is None:
+                self.daily[key] = row
+            else:
+                mine.merge(row)
+        self.kinds.update(other.kinds)
+        self.codes.update(other.codes)
+        self.coded_events += other.coded_events
+        self.text_matched += other.text_matched
+        self.rejected_clients.merge(other.rejected_clients, _merge_counters)
+        self.failing_domains.merge(other.failing_domains, _merge_counters)
+        self.auth_sources.merge(other.auth_sources, AuthSource.merge)
+
+
+def summarise(events, classifier: Classifier) -> Summary:
+    """The Summary of a stream of events."""
+    summary = Summary()
+    add = summary.add
+    for event in events:
+        add(event, classifier(event))
+    return summary
+
+
+def per_day_counts(summary: Summary) -> dict[tuple[str, str], int]:
+    """(date, kind) -> events."""
+    days: dict[tuple[str, str], int] = defaultdict(int)
+    for key, row in summary.daily.items():
+        days[key[0], key[3]] += row.count
+    return days
