@@ -192,8 +192,8 @@ def spikes_command(inputs: Inputs,
                                         min_count=min_count, per_ip=per_ip)
         with _reading(inputs, mta, tz, year, since, until) as (sources, options):
             classifier = Classifier(load_catalogue(rules))
-            failures = spikes.collect_failures(read_events(sources, options, counts), classifier)
-        found = spikes.find_spikes(failures, settings)
+            tally = spikes.FailureTally(settings).add_events(read_events(sources, options, counts), classifier)
+        found = spikes.find_spikes(tally)
         text = output.format_spikes(found, format, ips_only)
     except MaillogError as error:
         raise _fail(error) from None

@@ -11,19 +11,22 @@ is never a spike, since nothing says what is normal there. Adjacent spike window
 """
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from .aggregate import DistinctCounter, TopCounter
 from .classify import Classifier
 from .errors import UsageError
 from .events import Event, Kind
 
 MAD_SCALE = 1.4826  # makes the MAD comparable to a standard deviation for normal data
 MIN_HISTORY = timedelta(hours=1)
+WINDOW_TOP_CAPACITY = 500  # addresses and user names counted per window, for a spike's top lists
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -109,16 +112,84 @@ def parse_duration(text: str) -> timedelta:
     raise UsageError(f"cannot read duration {text!r}: use a number and a unit, such as 10m, 1h, 24h, 2d")
 
 
-def collect_failures(events: Iterable[Event], classifier: Classifier) -> list[Failure]:
+class FailureTally:
+    """Failures folded per host and window, in memory bounded by the number of windows, not of failures.
+
+    Each window keeps its count and bounded counters of addresses and user names (enough for a spike's
+    top lists); each address keeps at most 2 x per_ip timestamps, enough to find `per_ip` failures
+    within one window when the input is in time order (rotated sets are read oldest first).
+    """
+
+    def __init__(self, settings: SpikeSettings):
+        self.settings = settings
+        self.failures = 0
+        self.windows: dict[str, dict[datetime, WindowStats]] = defaultdict(dict)
+        self.sources: dict[str, TopCounter] = defaultdict(TopCounter)
+
+    def add(self, failure: Failure) -> None:
+        self.failures += 1
+        start = _window_start(failure.timestamp, self.settings.window)
+        stats = self.windows[failure.host].get(start)
+        if stats is None:
+            stats = self.windows[failure.host][start] = WindowStats()
+        stats.count += 1
+        if failure.client_ip:
+            stats.ips.add(failure.client_ip)
+            stats.distinct_ips.add(failure.client_ip)
+            sources = self.sources[failure.host]
+            sources.add(failure.client_ip)
+            source = sources.payload(failure.client_ip, SourceState)
+            if source is not None:
+                source.add(failure, self.settings)
+        if failure.username:
+            stats.usernames.add(failure.username)
+
+    def add_events(self, events: Iterable[Event], classifier: Classifier) -> FailureTally:
+        for failure in failures_in(events, classifier):
+            self.add(failure)
+        return self
+
+
+@dataclass(slots=True)
+class WindowStats:
+    count: int = 0
+    ips: TopCounter = field(default_factory=lambda: TopCounter(WINDOW_TOP_CAPACITY))
+    usernames: TopCounter = field(default_factory=lambda: TopCounter(WINDOW_TOP_CAPACITY))
+    distinct_ips: DistinctCounter = field(default_factory=DistinctCounter)
+
+
+@dataclass(slots=True)
+class SourceState:
+    stamps: list[datetime] = field(default_factory=list)
+    most_in_window: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    usernames: DistinctCounter = field(default_factory=DistinctCounter)
+
+    def add(self, failure: Failure, settings: SpikeSettings) -> None:
+        moment = failure.timestamp
+        self.first_seen = moment if self.first_seen is None else min(self.first_seen, moment)
+        self.last_seen = moment if self.last_seen is None else max(self.last_seen, moment)
+        self.usernames.add(failure.username)
+        bisect.insort(self.stamps, moment)
+        # The failures within `window` before and after this one: a sliding window, not fixed slots.
+        low = bisect.bisect_right(self.stamps, moment - settings.window)
+        high = bisect.bisect_left(self.stamps, moment + settings.window)
+        here = bisect.bisect_left(self.stamps, moment)
+        best = max(here - low + 1, high - here)
+        self.most_in_window = max(self.most_in_window, best)
+        if len(self.stamps) > 2 * settings.per_ip:
+            del self.stamps[: len(self.stamps) - 2 * settings.per_ip]
+
+
+def failures_in(events: Iterable[Event], classifier: Classifier) -> Iterator[Failure]:
     """The authentication failures among events: auth_failure, or a refusal classified as `auth`."""
-    failures = []
     for event in events:
         if event.timestamp is None:
             continue
         if event.kind is Kind.AUTH_FAILURE or (
                 event.kind is Kind.REJECTED and classifier(event).category == "auth"):
-            failures.append(Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username))
-    return failures
+            yield Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username)
 
 
 def _window_start(moment: datetime, window: timedelta) -> datetime:
@@ -126,15 +197,15 @@ def _window_start(moment: datetime, window: timedelta) -> datetime:
     return EPOCH + offset * window
 
 
-def _count_windows(failures: list[Failure], settings: SpikeSettings) -> list[WindowCount]:
-    per_window = Counter(_window_start(f.timestamp, settings.window) for f in failures)
-    first, last = min(per_window), max(per_window)
-    windows = []
+def _count_windows(windows: dict[datetime, WindowStats], settings: SpikeSettings) -> list[WindowCount]:
+    first, last = min(windows), max(windows)
+    counts = []
     moment = first
     while moment <= last:
-        windows.append(WindowCount(moment, per_window.get(moment, 0)))
+        stats = windows.get(moment)
+        counts.append(WindowCount(moment, stats.count if stats else 0))
         moment += settings.window
-    return windows
+    return counts
 
 
 def _judge(windows: list[WindowCount], settings: SpikeSettings) -> None:
@@ -156,73 +227,64 @@ def _judge(windows: list[WindowCount], settings: SpikeSettings) -> None:
         window.spike = is_spike
 
 
-def _shape(ips: Counter, usernames: Counter, failures: int) -> str:
-    top_ip_share = ips.most_common(1)[0][1] / failures if ips else 0.0
+def _shape(ips: TopCounter, usernames: TopCounter, failures: int) -> str:
+    top_ip = ips.most_common(1)
+    top_ip_share = top_ip[0][1] / failures if top_ip else 0.0
     if top_ip_share >= 0.5:
         return "one_source"
-    if len(ips) >= 10 and top_ip_share < 0.2:
+    if len(ips.counts) >= 10 and top_ip_share < 0.2:
         return "distributed"
-    top_user_share = usernames.most_common(1)[0][1] / failures if usernames else 0.0
+    top_user = usernames.most_common(1)
+    top_user_share = top_user[0][1] / failures if top_user else 0.0
     if top_user_share >= 0.5:
         return "targeted"
     return "distributed"
 
 
-def find_spikes(failures: list[Failure], settings: SpikeSettings | None = None) -> SpikeReport:
-    """Spikes per host and per-address offenders for a list of failures."""
-    settings = settings or SpikeSettings()
-    report = SpikeReport(settings, failures=len(failures))
-    by_host: dict[str, list[Failure]] = defaultdict(list)
-    for failure in failures:
-        by_host[failure.host].append(failure)
-    for host, host_failures in sorted(by_host.items()):
-        host_failures.sort(key=lambda f: f.timestamp)
-        windows = _count_windows(host_failures, settings)
-        _judge(windows, settings)
-        report.windows[host] = windows
-        report.spikes.extend(_merge_spikes(host, windows, host_failures, settings))
-        report.offenders.extend(_offenders(host, host_failures, settings))
+def find_spikes(failures: FailureTally | Iterable[Failure], settings: SpikeSettings | None = None) -> SpikeReport:
+    """Spikes per host and per-address offenders, from a FailureTally or a list of failures."""
+    if not isinstance(failures, FailureTally):
+        tally = FailureTally(settings or SpikeSettings())
+        for failure in failures:
+            tally.add(failure)
+    else:
+        tally = failures
+    settings = tally.settings
+    report = SpikeReport(settings, failures=tally.failures)
+    for host, windows in sorted(tally.windows.items()):
+        counts = _count_windows(windows, settings)
+        _judge(counts, settings)
+        report.windows[host] = counts
+        report.spikes.extend(_merge_spikes(host, counts, windows, settings))
+        for ip, total in tally.sources[host].counts.items():
+            source = tally.sources[host].payloads.get(ip)
+            if source is not None and source.most_in_window >= settings.per_ip:
+                report.offenders.append(Offender(ip, host, source.most_in_window, total, source.first_seen,
+                                                 source.last_seen, source.usernames.count()))
     report.spikes.sort(key=lambda s: (s.start, s.host))
     report.offenders.sort(key=lambda o: (-o.max_in_window, -o.failures, o.client_ip))
     return report
 
 
-def _merge_spikes(host: str, windows: list[WindowCount], failures: list[Failure],
+def _merge_spikes(host: str, counts: list[WindowCount], windows: dict[datetime, WindowStats],
                   settings: SpikeSettings) -> list[Spike]:
     spikes = []
     run: list[WindowCount] = []
-    for window in windows + [WindowCount(EPOCH, 0)]:
+    for window in counts + [WindowCount(EPOCH, 0)]:
         if window.spike:
             run.append(window)
             continue
         if run:
-            start, end = run[0].start, run[-1].start + settings.window
-            inside = [f for f in failures if start <= f.timestamp < end]
-            ips = Counter(f.client_ip for f in inside if f.client_ip)
-            usernames = Counter(f.username for f in inside if f.username)
-            spikes.append(Spike(host, start, end, len(inside), run[0].baseline, max(w.score for w in run),
-                                len(ips), ips.most_common(settings.top), usernames.most_common(settings.top),
-                                _shape(ips, usernames, len(inside))))
+            ips, usernames, distinct = TopCounter(), TopCounter(), DistinctCounter()
+            failures = 0
+            for member in run:
+                stats = windows[member.start]
+                failures += stats.count
+                ips.merge(stats.ips, lambda a, b: a)
+                usernames.merge(stats.usernames, lambda a, b: a)
+                distinct.merge(stats.distinct_ips)
+            spikes.append(Spike(host, run[0].start, run[-1].start + settings.window, failures, run[0].baseline,
+                                max(w.score for w in run), distinct.count(), ips.most_common(settings.top),
+                                usernames.most_common(settings.top), _shape(ips, usernames, failures)))
             run = []
     return spikes
-
-
-def _offenders(host: str, failures: list[Failure], settings: SpikeSettings) -> list[Offender]:
-    per_ip: dict[str, list[Failure]] = defaultdict(list)
-    for failure in failures:
-        if failure.client_ip:
-            per_ip[failure.client_ip].append(failure)
-    found = []
-    for ip, mine in per_ip.items():
-        # The most failures inside any `window`-long span (sliding, so a burst across a boundary counts).
-        times = [f.timestamp for f in mine]
-        most = 0
-        left = 0
-        for right, moment in enumerate(times):
-            while moment - times[left] >= settings.window:
-                left += 1
-            most = max(most, right - left + 1)
-        if most >= settings.per_ip:
-            found.append(Offender(ip, host, most, len(mine), times[0], times[-1],
-                                  len({f.username for f in mine if f.username})))
-    return found
