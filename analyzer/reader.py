@@ -164,6 +164,9 @@ def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Ite
                 yield Event(timestamp=timestamp, host=header.host, mta=mta, program=program,
                             pid=header.pid, file=name, line_no=line_no, **fields)
     finally:
+        if undecodable > max(10, line_no // 2):
+            stats.problems.append(f"{name}: {undecodable} of {line_no} lines hold invalid UTF-8 or NUL bytes; "
+                                  f"is this a binary file? (they were counted, not parsed as events)")
         stats.lines_read += line_no
         stats.events += events
         stats.undecodable_lines += undecodable

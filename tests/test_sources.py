@@ -78,3 +78,44 @@ def test_journalctl_json_lines_become_syslog_lines(tmp_path):
     assert lines[0].endswith("postfix/smtpd[77]: " + record["MESSAGE"])
     (event,) = read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW))
     assert event.client_ip == "192.0.2.9" and event.sasl_username == "alice" and event.host == "mx1"
+
+
+def test_awkward_inputs_are_counted_never_fatal(tmp_path):
+    cases = {
+        "empty.log": b"",
+        "nul.log": _lines(1) + b"\x00\x00 junk \x00\n" + _lines(1, start=1),
+        "latin1.log": _lines(1) + "Nov 27 10:00:09 mx1 postfix/smtpd[1]: connect from caf\xe9[192.0.2.1]\n".encode("latin-1"),
+        "huge-line.log": _lines(1) + b"Nov 27 10:00:09 mx1 postfix/smtpd[1]: " + b"A" * 1_048_576 + b"\n" + _lines(1, 1),
+        "no-final-newline.log": _lines(2).rstrip(b"\n"),
+    }
+    expected_events = {"empty.log": 0, "nul.log": 2, "latin1.log": 1, "huge-line.log": 2, "no-final-newline.log": 2}
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        stats = ParseStats()
+        events = list(read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW), stats))
+        assert len(events) == expected_events[name], name
+        assert sum(stats.by_outcome.values()) == stats.lines_read, name
+    stats = ParseStats()
+    list(read_events(expand_inputs([str(tmp_path / "huge-line.log")]), ReadOptions(now=FROZEN_NOW), stats))
+    assert stats.by_outcome["too-long"] == 1
+
+
+def test_a_binary_file_is_named_as_a_problem(tmp_path):
+    path = tmp_path / "mail.log"
+    path.write_bytes(bytes(range(256)) * 400)
+    stats = ParseStats()
+    assert list(read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW), stats)) == []
+    assert stats.problems and "binary file" in stats.problems[0]
+    assert sum(stats.by_outcome.values()) == stats.lines_read > 0
+
+
+def test_a_file_growing_while_read_gives_what_was_there(tmp_path):
+    path = tmp_path / "mail.log"
+    path.write_bytes(_lines(3))
+    stream = read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW))
+    first = next(stream)
+    with path.open("ab") as handle:  # the MTA appends while we read
+        handle.write(_lines(1, start=3))
+    rest = list(stream)
+    assert first.client_ip == "192.0.2.10" and len(rest) in (2, 3)
