@@ -34,11 +34,12 @@ def stable_hash(value: str) -> int:
 class DistinctCounter:
     """Count of distinct strings: exact up to EXACT_DISTINCT, then a K-minimum-values estimate."""
 
-    __slots__ = ("values", "hashes")
+    __slots__ = ("values", "hashes", "members")
 
     def __init__(self) -> None:
         self.values: set[str] | None = set()
         self.hashes: list[int] | None = None  # max-heap (negated) of the K smallest hashes
+        self.members: set[int] | None = None  # the same hashes, for membership tests
 
     def add(self, value: str | None) -> None:
         if value is None:
@@ -51,17 +52,20 @@ class DistinctCounter:
         self._add_hash(stable_hash(value))
 
     def _to_sketch(self) -> None:
-        values, self.values, self.hashes = self.values, None, []
+        values, self.values, self.hashes, self.members = self.values, None, [], set()
         for value in values:
             self._add_hash(stable_hash(value))
 
     def _add_hash(self, hashed: int) -> None:
-        heap = self.hashes
+        heap, members = self.hashes, self.members
+        if hashed in members:
+            return
         if len(heap) < SKETCH_SIZE:
-            if -hashed not in heap:
-                heapq.heappush(heap, -hashed)
-        elif hashed < -heap[0] and -hashed not in heap:
-            heapq.heapreplace(heap, -hashed)
+            heapq.heappush(heap, -hashed)
+            members.add(hashed)
+        elif hashed < -heap[0]:
+            members.discard(-heapq.heapreplace(heap, -hashed))
+            members.add(hashed)
 
     @property
     def exact(self) -> bool:

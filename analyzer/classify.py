@@ -23,9 +23,9 @@ KIND_FALLBACK_CODES = {Kind.AUTH_FAILURE: "5.7.8", Kind.PROTOCOL_ERROR: "5.5.0"}
 # chosen so that no rule can tell two reduced texts apart: reply codes (5.7.27), DNSBL answers
 # (127.0.0.2, 127.255.255.254), host names and short markers such as [TSS04] or S3150 are kept;
 # client addresses, counts, sizes and ids go.
-ADDRESS_RE = re.compile(r"<[^<>]{0,320}>")
 UNIQUE_TOKEN_RE = re.compile(
-    r"(?<![\w+/])[A-Za-z0-9+/]{20,}={0,2}(?![\w+/])"                # base64 ids (Dovecot GUIDs)
+    r"<[^<>]{0,320}>"                                                # addresses
+    r"|(?<![\w+/])[A-Za-z0-9+/]{20,}={0,2}(?![\w+/])"               # base64 ids (Dovecot GUIDs)
     r"|(?<![\w+=-])(?=[\w+=-]*\d)(?=[\w+=-]*[A-Za-z])[\w+=-]{10,}(?:\.\d+)?(?![\w+=-])"  # queue, message ids
     r"|(?<![\w.:])(?!127\.)\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"          # IPv4 other than 127.x
     r"|(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"  # IPv6
@@ -78,7 +78,7 @@ class Classifier:
     def __call__(self, event: Event) -> Classification:
         text = event.reply_text
         key = (event.reply_code, event.enhanced_code, event.kind,
-               UNIQUE_TOKEN_RE.sub("#", ADDRESS_RE.sub("<>", text)) if text else None)
+               UNIQUE_TOKEN_RE.sub("#", text) if text else None)
         found = self._cache.get(key)
         if found is None:
             found = self._classify(event.reply_code, event.enhanced_code, event.kind, text)

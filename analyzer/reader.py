@@ -14,7 +14,8 @@ from typing import TextIO
 from .errors import UsageError
 from .events import Event, LineOutcome, ParseStats
 from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, Header, identify_program, split_header
-from .sources import MAX_LINE_CHARS, Source, read_lines
+from . import blockscan
+from .sources import MAX_LINE_CHARS, Source, looks_like_journal, open_binary, read_lines
 from .timestamps import TimestampReader, resolve_timezone
 
 
@@ -29,6 +30,7 @@ class ReadOptions:
     unparsed: TextIO | None = None       # receives every unrecognised line, as read
     since: datetime | None = None        # keep events at or after this time
     until: datetime | None = None        # keep events before this time
+    engine: str = "auto"                 # auto: blocks with pyarrow when it is there; line: line by line
 
     def __post_init__(self) -> None:
         if self.mta is not None and self.mta not in MTA_NAMES:
@@ -37,6 +39,8 @@ class ReadOptions:
             raise UsageError(f"--year {self.year} is not a plausible year")
         if self.zone is None:
             self.zone = resolve_timezone(None)
+        if self.engine not in ("auto", "line"):
+            raise UsageError(f"unknown engine {self.engine!r}; choose auto or line")
 
 
 def _route(header: Header, forced: str | None) -> tuple[str, str] | None:
@@ -108,67 +112,115 @@ def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
             yield event
 
 
-def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:
-    reference = options.now or source.modified()
-    clock = TimestampReader(options.zone, reference, options.year)
-    forced = options.mta
-    name = source.name
-    unparsed = options.unparsed
-    # Counted in a local dict on the hot path, folded into `stats` when the input ends or is abandoned.
-    tally: dict[tuple[str | None, LineOutcome], int] = defaultdict(int)
-    routes: dict[str | None, tuple[str, str] | None] = {}
-    line_no = undecodable = events = 0
-    try:
-        for line in read_lines(source, stats.problems):
-            line_no += 1
-            if len(line) > MAX_LINE_CHARS:
-                tally[None, TOO_LONG] += 1
-                continue
-            if "\ufffd" in line or "\x00" in line:
-                undecodable += 1
-            header = split_header(line)
-            if header is None:
-                tally[None, FOREIGN] += 1
-                continue
-            program = header.program
-            route = routes.get(program, False)
-            if route is False:
-                route = _route(header, forced)
-                if len(routes) < 4096:  # program names are attacker-chosen: keep the cache bounded
-                    routes[program] = route
-            if route is None:
-                tally[None, FOREIGN] += 1
-                continue
-            mta, service = route
-            try:
-                result = PARSERS[mta].parse(service, header.message)
-            except TimeoutError:
-                tally[mta, REGEX_TIMEOUT] += 1
-                continue
-            if result is None:
-                tally[mta, NO_EVENT] += 1
-                continue
-            if result is UNRECOGNISED:
-                tally[mta, UNRECOGNISED_LINE] += 1
-                if unparsed is not None:
-                    unparsed.write(line + "\n")
-                continue
-            found_events = result[0]
-            if not found_events:
-                tally[mta, NO_EVENT] += 1
-                continue
-            tally[mta, EVENT] += 1
-            timestamp = clock.read(header.timestamp_text)
-            for fields in found_events:
-                events += 1
-                yield Event(timestamp=timestamp, host=header.host, mta=mta, program=program,
-                            pid=header.pid, file=name, line_no=line_no, **fields)
-    finally:
-        if undecodable > max(10, line_no // 2):
-            stats.problems.append(f"{name}: {undecodable} of {line_no} lines hold invalid UTF-8 or NUL bytes; "
-                                  f"is this a binary file? (they were counted, not parsed as events)")
-        stats.lines_read += line_no
-        stats.events += events
-        stats.undecodable_lines += undecodable
-        for (mta, outcome), lines in tally.items():
+class _LineHandler:
+    """Everything the reading of one input keeps between lines; `handle` is the per-line path."""
+
+    def __init__(self, source: Source, options: ReadOptions, stats: ParseStats):
+        self.clock = TimestampReader(options.zone, options.now or source.modified(), options.year)
+        self.forced = options.mta
+        self.name = source.name
+        self.unparsed = options.unparsed
+        self.stats = stats
+        # Counted in a local dict on the hot path, folded into `stats` when the input ends.
+        self.tally: dict[tuple[str | None, LineOutcome], int] = defaultdict(int)
+        self.routes: dict[str | None, tuple[str, str] | None] = {}
+        self.lines = self.undecodable = self.events = 0
+
+    def handle(self, line: str, line_no: int) -> list[Event]:
+        tally = self.tally
+        if len(line) > MAX_LINE_CHARS:
+            tally[None, TOO_LONG] += 1
+            return NO_EVENTS
+        if "\ufffd" in line or "\x00" in line:
+            self.undecodable += 1
+        header = split_header(line)
+        if header is None:
+            tally[None, FOREIGN] += 1
+            return NO_EVENTS
+        program = header.program
+        route = self.routes.get(program, False)
+        if route is False:
+            route = _route(header, self.forced)
+            if len(self.routes) < 4096:  # program names are attacker-chosen: keep the cache bounded
+                self.routes[program] = route
+        if route is None:
+            tally[None, FOREIGN] += 1
+            return NO_EVENTS
+        mta, service = route
+        try:
+            result = PARSERS[mta].parse(service, header.message)
+        except TimeoutError:
+            tally[mta, REGEX_TIMEOUT] += 1
+            return NO_EVENTS
+        if result is None:
+            tally[mta, NO_EVENT] += 1
+            return NO_EVENTS
+        if result is UNRECOGNISED:
+            tally[mta, UNRECOGNISED_LINE] += 1
+            if self.unparsed is not None:
+                self.unparsed.write(line + "\n")
+            return NO_EVENTS
+        found_events = result[0]
+        if not found_events:
+            tally[mta, NO_EVENT] += 1
+            return NO_EVENTS
+        tally[mta, EVENT] += 1
+        timestamp = self.clock.read(header.timestamp_text)
+        self.events += len(found_events)
+        return [Event(timestamp=timestamp, host=header.host, mta=mta, program=program, pid=header.pid,
+                      file=self.name, line_no=line_no, **fields) for fields in found_events]
+
+    def close(self) -> None:
+        stats = self.stats
+        if self.undecodable > max(10, self.lines // 2):
+            stats.problems.append(f"{self.name}: {self.undecodable} of {self.lines} lines hold invalid UTF-8 or "
+                                  f"NUL bytes; is this a binary file? (they were counted, not parsed as events)")
+        stats.lines_read += self.lines
+        stats.events += self.events
+        stats.undecodable_lines += self.undecodable
+        for (mta, outcome), lines in self.tally.items():
             stats.count(mta, outcome, lines)
+
+
+NO_EVENTS: list[Event] = []
+
+
+def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:
+    handler = _LineHandler(source, options, stats)
+    try:
+        if options.engine == "line" or not blockscan.available() or looks_like_journal(source):
+            yield from _read_by_line(source, handler)
+        else:
+            yield from _read_by_block(source, handler, options)
+    finally:
+        handler.close()
+
+
+def _read_by_line(source: Source, handler: _LineHandler) -> Iterator[Event]:
+    handle = handler.handle
+    line_no = 0
+    for line in read_lines(source, handler.stats.problems):
+        line_no += 1
+        handler.lines = line_no
+        found = handle(line, line_no)
+        if found:
+            yield from found
+
+
+def _read_by_block(source: Source, handler: _LineHandler, options: ReadOptions) -> Iterator[Event]:
+    handle = handler.handle
+    tally = handler.tally
+    with open_binary(source, handler.stats.problems) as stream:
+        for block in blockscan.scan(stream, MAX_LINE_CHARS, options.mta):
+            for line_no, line in block.candidates:
+                found = handle(line, line_no)
+                if found:
+                    yield from found
+            for mta, lines in block.quiet.items():
+                if not lines:
+                    continue
+                if mta:
+                    tally[mta, NO_EVENT] += lines
+                else:
+                    tally[None, FOREIGN] += lines
+            handler.lines += block.lines

@@ -7,6 +7,7 @@ journalctl -o json input is turned into syslog-shaped lines.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import glob
 import gzip
 import io
@@ -180,3 +181,58 @@ def read_lines(source: Source, problems: list[str]) -> Iterator[str]:
     finally:
         if source.path != STDIN:
             text.close()
+
+
+class _SafeReader:
+    """A binary stream whose read() ends the input, noting the problem, when the data is cut short."""
+
+    PIECE = 1 << 16  # a decompressor that fails mid-read loses that read: keep reads small
+
+    def __init__(self, stream: io.BufferedIOBase, name: str, problems: list[str]):
+        self.stream, self.name, self.problems = stream, name, problems
+        self.ended = False
+
+    def read(self, size: int) -> bytes:
+        pieces = []
+        wanted = size
+        while wanted > 0 and not self.ended:
+            try:
+                piece = self.stream.read(min(self.PIECE, wanted))
+            except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+                detail = str(exc) or type(exc).__name__
+                self.problems.append(f"{self.name}: input cut short or corrupt ({detail}); "
+                                     f"the lines before were used")
+                self.ended = True
+                break
+            if not piece:
+                self.ended = True
+                break
+            pieces.append(piece)
+            wanted -= len(piece)
+        return b"".join(pieces)
+
+
+@contextlib.contextmanager
+def open_binary(source: Source, problems: list[str]) -> Iterator[_SafeReader]:
+    """The decompressed bytes of one input, for the block reader."""
+    stream = _open_binary(source)
+    try:
+        yield _SafeReader(stream, source.name, problems)
+    finally:
+        if source.path != STDIN:
+            stream.close()
+
+
+def looks_like_journal(source: Source) -> bool:
+    """True for journalctl -o json output, and for stdin (which cannot be looked at twice)."""
+    if source.path == STDIN:
+        return True
+    stream = _open_binary(source)
+    try:
+        head = stream.read(65536)
+    except (EOFError, OSError, zlib.error, lzma.LZMAError):
+        return False
+    finally:
+        stream.close()
+    first = head.lstrip()[:1]
+    return first == b"{" and b'"MESSAGE"' in head
