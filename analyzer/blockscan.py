@@ -48,6 +48,7 @@ class Block:
 
     first_line_no: int                 # line number of the block's first line (1-based)
     lines: int                         # lines in the block
+    size: int                          # bytes in the block
     candidates: list[tuple[int, str]]  # (line number, decoded line) to parse one by one
     quiet: dict[str, int]              # mta -> quiet lines with that MTA's header; "" -> foreign
 
@@ -131,4 +132,4 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
                 quiet[name] = hits
                 claimed += hits
         quiet[""] = quiet_total - claimed
-    return Block(line_no, count, candidates, quiet)
+    return Block(line_no, count, len(data), candidates, quiet)

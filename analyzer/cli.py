@@ -65,10 +65,16 @@ def _reading(inputs: list[str], mta: str | None, tz: str | None, year: int | Non
     """Inputs and read options from the shared command-line options; the unparsed file is written whole."""
     zone = resolve_timezone(tz)
     sources = expand_inputs(inputs)
-    with output.atomic_text_file(unparsed) as unparsed_file:
-        yield sources, ReadOptions(mta=mta, zone=zone, year=year, unparsed=unparsed_file,
-                                   since=parse_time_bound(since, zone) if since else None,
-                                   until=parse_time_bound(until, zone) if until else None)
+    # Only a person watching a terminal wants a progress line; never in a pipe, a file or cron mail.
+    progress = output.Progress(sources) if sys.stderr.isatty() else None
+    try:
+        with output.atomic_text_file(unparsed) as unparsed_file:
+            yield sources, ReadOptions(mta=mta, zone=zone, year=year, unparsed=unparsed_file,
+                                       since=parse_time_bound(since, zone) if since else None,
+                                       until=parse_time_bound(until, zone) if until else None, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 @app.command()
@@ -111,8 +117,11 @@ def analyze(inputs: Inputs, mta: MtaOption = None, tz: TzOption = None, year: Ye
         language = check_language(lang)
         with _reading(inputs, mta, tz, year, since, until, unparsed) as (sources, options):
             catalogue = load_catalogue(rules)
-            summary = summarise(read_events(sources, options, counts), Classifier(catalogue))
-        text = output.format_analysis(summary, counts, catalogue, language, top, format)
+            summary, tally = spikes.summarise_with_failures(read_events(sources, options, counts),
+                                                            Classifier(catalogue), spikes.SpikeSettings())
+        colour = format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        text = output.format_analysis(summary, counts, catalogue, language, top, format, spikes.find_spikes(tally),
+                                      colour)
     except MaillogError as error:
         raise _fail(error) from None
     typer.echo(text)

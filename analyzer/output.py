@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -161,11 +162,29 @@ def _table(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
 ANALYSIS_HEADINGS = {
     "en": ("Events by MTA, host and kind", "Top reply codes", "Recommended fixes", "Top rejected clients",
            "Destinations that bounce or defer", "Authentication failures by client", "Events per day",
-           "Lines", "of coded events were explained by a reply-text rule rather than the bare code"),
+           "Lines", "of coded events were explained by a reply-text rule rather than the bare code",
+           "Authentication-failure spikes"),
     "ja": ("MTA・ホスト・種類別のイベント数", "応答コード上位", "推奨される対処", "拒否回数の多いクライアント",
            "バウンス・遅延の多い宛先ドメイン", "クライアント別の認証失敗", "日別のイベント数", "行数",
-           "(コード付きイベントのうち、コード単独ではなく応答テキストのルールで分類された割合)"),
+           "(コード付きイベントのうち、コード単独ではなく応答テキストのルールで分類された割合)",
+           "認証失敗の急増"),
 }
+SPIKE_WORDS = {
+    "en": ("{failures} authentication failures in all; {count} spikes (maillog spikes shows the chart)",
+           "{start} .. {end} on {host}: {failures} failures, {shape}, {ips} addresses, top {top}"),
+    "ja": ("認証失敗は合計 {failures} 件、急増は {count} 回です(グラフは maillog spikes で表示)",
+           "{start} .. {end} {host}: 失敗 {failures} 件、{shape}、アドレス {ips} 個、最多 {top}"),
+}
+
+
+def _spike_lines(found, language: str) -> list[str]:
+    head, row = SPIKE_WORDS[language]
+    lines = [head.format(failures=found.failures, count=len(found.spikes))]
+    for spike in found.spikes:
+        top = ", ".join(f"{ip} ({n})" for ip, n in spike.top_ips[:3]) or "-"
+        lines.append(row.format(start=spike.start.isoformat(), end=spike.end.isoformat(), host=sanitize(spike.host),
+                                failures=spike.failures, shape=spike.shape, ips=spike.distinct_ips, top=top))
+    return lines
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
@@ -197,7 +216,7 @@ ANALYSIS_FORMATS = ("text", "markdown", "json")
 
 
 def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, language: str,
-                    top: int, format: str = "text") -> str:
+                    top: int, format: str = "text", found_spikes=None, colour: bool = False) -> str:
     """The one-screen summary `maillog analyze` prints, as text, Markdown or JSON."""
     if format not in ANALYSIS_FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(ANALYSIS_FORMATS)}")
@@ -223,6 +242,9 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
         body = {name: _json_records(table) for name, table in tables.items()}
         body["recommended_fixes"] = _json_records(fixes)
         body["text_rule_share"] = round(share, 4)
+        if found_spikes is not None:
+            body["auth_failures"] = found_spikes.failures
+            body["spikes"] = [spike.record() for spike in found_spikes.spikes]
         body["approximate"] = approximate
         body["lines"] = {"read": stats.lines_read, "events": stats.events,
                          "by_mta": {m: dict(c) for m, c in stats.by_mta.items()},
@@ -230,6 +252,7 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
                          "events_outside_range": stats.events_outside_range}
         return json.dumps(body, ensure_ascii=False, indent=2)
     fix_lines = [f"{_cell(r.reply_code)} {_cell(r.enhanced_code)} {r.name}: {r.fix}" for r in fixes.itertuples()]
+    spike_lines = _spike_lines(found_spikes, language) if found_spikes is not None else []
     titles = [heads[0], heads[1], heads[3], heads[4], heads[5], heads[6]]
     if format == "markdown":
         if not codes.empty:
@@ -237,6 +260,8 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
                 share=(tables["top_codes"]["share"] * 100).round(1).astype(str) + "%")
         parts = [f"## {title}\n\n{_markdown_table(table)}" for title, table in zip(titles, tables.values())]
         parts.insert(2, f"## {heads[2]}\n\n" + ("\n".join(f"- {line}" for line in fix_lines) or "(none)"))
+        if found_spikes is not None:
+            parts.insert(6, f"## {heads[9]}\n\n" + "\n".join(f"- {line}" for line in spike_lines))
         parts.append(f"## {heads[7]}\n\n```\n{format_stats(stats)}\n```")
         parts.append(f"{share:.1%} {heads[8]}")
         return "\n\n".join(parts)
@@ -248,8 +273,11 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
                                                 "name"])),
                 (heads[2], "\n".join("  " + line for line in fix_lines) or "  (none)")]
     sections += [(title, _table(tables[name])) for title, name in zip(titles[2:], list(tables)[2:])]
+    if found_spikes is not None:
+        sections.insert(6, (heads[9], "\n".join("  " + line for line in spike_lines)))
     sections.append((heads[7], "\n".join("  " + line for line in format_stats(stats).splitlines())))
-    body = "\n\n".join(f"{title}\n{text}" for title, text in sections)
+    bold, plain = ("\x1b[1m", "\x1b[0m") if colour else ("", "")
+    body = "\n\n".join(f"{bold}{title}{plain}\n{text}" for title, text in sections)
     hint = f"\n  {unparsed} unrecognised lines: see them with --unparsed FILE" if unparsed else ""
     if approximate:
         hint += (f"\n  more than {TOP_CAPACITY} distinct keys in {', '.join(approximate)}: those counts are lower "
@@ -376,3 +404,35 @@ def format_spikes(report, format: str, ips_only: bool = False) -> str:
                      f"all, {offender.usernames} user names, {offender.first_seen.isoformat()} .. "
                      f"{offender.last_seen.isoformat()}")
     return "\n".join(lines)
+
+
+class Progress:
+    """A one-line progress report on stderr: bytes read of the total, lines per second."""
+
+    def __init__(self, sources: list[Source], stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+        self.total = sum(source.size() for source in sources)
+        self.before = 0          # bytes of the inputs already finished
+        self.last = (0, 0)       # (bytes, lines) of the input being read
+        self.started = time.monotonic()
+        self.shown = 0.0
+
+    def __call__(self, size: int, lines: int) -> None:
+        if size < self.last[0]:  # a new input began
+            self.before += self.last[0]
+        self.last = (size, lines)
+        now = time.monotonic()
+        if now - self.shown < 0.25:
+            return
+        self.shown = now
+        done = self.before + size
+        rate = lines / max(now - self.started, 1e-6)
+        share = f" ({done / self.total:.0%})" if self.total and done <= self.total else ""
+        self.stream.write(f"\rmaillog: {done / 2 ** 20:,.1f} of {self.total / 2 ** 20:,.1f} MiB read{share}, "
+                          f"{rate:,.0f} lines/s ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

@@ -5,7 +5,7 @@ Every line read ends in exactly one ParseStats outcome, so the counts always add
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import tzinfo as TzInfo
@@ -31,6 +31,7 @@ class ReadOptions:
     since: datetime | None = None        # keep events at or after this time
     until: datetime | None = None        # keep events before this time
     engine: str = "auto"                 # auto: blocks with pyarrow when it is there; line: line by line
+    progress: Callable[[int, int], None] | None = None  # told (bytes, lines) read so far, now and then
 
     def __post_init__(self) -> None:
         if self.mta is not None and self.mta not in MTA_NAMES:
@@ -189,19 +190,24 @@ def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Ite
     handler = _LineHandler(source, options, stats)
     try:
         if options.engine == "line" or not blockscan.available() or looks_like_journal(source):
-            yield from _read_by_line(source, handler)
+            yield from _read_by_line(source, handler, options.progress)
         else:
             yield from _read_by_block(source, handler, options)
     finally:
         handler.close()
 
 
-def _read_by_line(source: Source, handler: _LineHandler) -> Iterator[Event]:
+def _read_by_line(source: Source, handler: _LineHandler, progress=None) -> Iterator[Event]:
     handle = handler.handle
     line_no = 0
+    size = 0
     for line in read_lines(source, handler.stats.problems):
         line_no += 1
         handler.lines = line_no
+        if progress is not None:
+            size += len(line) + 1
+            if not line_no & 0xFFFF:
+                progress(size, line_no)
         found = handle(line, line_no)
         if found:
             yield from found
@@ -210,6 +216,7 @@ def _read_by_line(source: Source, handler: _LineHandler) -> Iterator[Event]:
 def _read_by_block(source: Source, handler: _LineHandler, options: ReadOptions) -> Iterator[Event]:
     handle = handler.handle
     tally = handler.tally
+    size = 0
     with open_binary(source, handler.stats.problems) as stream:
         for block in blockscan.scan(stream, MAX_LINE_CHARS, options.mta):
             for line_no, line in block.candidates:
@@ -224,3 +231,6 @@ def _read_by_block(source: Source, handler: _LineHandler, options: ReadOptions) 
                 else:
                     tally[None, FOREIGN] += lines
             handler.lines += block.lines
+            size += block.size
+            if options.progress is not None:
+                options.progress(size, handler.lines)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .aggregate import DistinctCounter, TopCounter
+from .aggregate import DistinctCounter, Summary, TopCounter
 from .classify import Classifier
 from .errors import UsageError
 from .events import Event, Kind
@@ -185,11 +185,14 @@ class SourceState:
 def failures_in(events: Iterable[Event], classifier: Classifier) -> Iterator[Failure]:
     """The authentication failures among events: auth_failure, or a refusal classified as `auth`."""
     for event in events:
-        if event.timestamp is None:
-            continue
-        if event.kind is Kind.AUTH_FAILURE or (
-                event.kind is Kind.REJECTED and classifier(event).category == "auth"):
+        if is_failure(event, classifier):
             yield Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username)
+
+
+def is_failure(event: Event, classifier: Classifier) -> bool:
+    if event.timestamp is None:
+        return False
+    return event.kind is Kind.AUTH_FAILURE or (event.kind is Kind.REJECTED and classifier(event).category == "auth")
 
 
 def _window_start(moment: datetime, window: timedelta) -> datetime:
@@ -288,3 +291,16 @@ def _merge_spikes(host: str, counts: list[WindowCount], windows: dict[datetime, 
                                 usernames.most_common(settings.top), _shape(ips, usernames, failures)))
             run = []
     return spikes
+
+
+def summarise_with_failures(events: Iterable[Event], classifier: Classifier,
+                            settings: SpikeSettings) -> tuple[Summary, FailureTally]:
+    """One pass for `analyze`: the report Summary and the failure tally behind its spike section."""
+    summary = Summary()
+    tally = FailureTally(settings)
+    add_event, add_failure = summary.add, tally.add
+    for event in events:
+        add_event(event, classifier(event))
+        if is_failure(event, classifier):  # the classifier remembers: no second search
+            add_failure(Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username))
+    return summary, tally

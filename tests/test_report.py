@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -144,3 +145,30 @@ def test_empty_input_gives_empty_tables(catalogue):
     empty = _summary([], catalogue)
     assert report.daily_report(empty, catalogue).empty and report.daily_summary(empty).empty
     assert report.top_codes(empty, catalogue, "en", 10).empty and report.per_day(empty).empty
+
+
+def test_progress_line_and_no_decorations_when_piped(tmp_path):
+    from analyzer.output import Progress
+    from analyzer.sources import expand_inputs
+    stream = io.StringIO()
+    progress = Progress(expand_inputs([str(SAMPLE_LOGS)]), stream)
+    progress(1 << 20, 5000)
+    progress.close()
+    assert "MiB read" in stream.getvalue() and "lines/s" in stream.getvalue()
+    result = runner.invoke(app, ["analyze", str(SAMPLE_LOGS), "--year", "2026"])
+    assert "\r" not in result.stderr and "\x1b" not in result.output
+
+
+def test_every_coded_event_of_the_sample_logs_gets_an_entry(catalogue):
+    from analyzer.reader import ReadOptions, read_events
+    from analyzer.sources import expand_inputs
+    classify = Classifier(catalogue)
+    coded = [e for e in read_events(expand_inputs([str(SAMPLE_LOGS)]), ReadOptions(year=2026))
+             if e.reply_code or e.enhanced_code]
+    assert coded and all(classify(e).entry_id for e in coded)
+
+
+def test_analyze_shows_the_spikes_of_the_sample_logs():
+    data = json.loads(runner.invoke(app, ["analyze", str(SAMPLE_LOGS), "--year", "2026", "--format", "json"]).stdout)
+    assert data["auth_failures"] == 348
+    assert [s["shape"] for s in data["spikes"]] == ["one_source", "one_source", "distributed", "distributed"]
