@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyzer.classify import Classifier
@@ -37,13 +37,15 @@ def test_arbitrary_text_never_raises(text):
         inspect_line(prefix + text, now=FROZEN_NOW)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(TEMPLATES), st.integers(min_value=0, max_value=400), st.integers(min_value=0, max_value=40),
        st.text(max_size=30))
-def test_mutated_lines_never_invent_a_code(template, start, length, replacement):
+def test_mutated_lines_never_invent_a_code(catalogue, template, start, length, replacement):
     line = template[:start] + replacement + template[start + length:]
     inspection = inspect_line(line, now=FROZEN_NOW)
+    classify = Classifier(catalogue)
     for event in inspection.events:
+        classify(event)  # the classifier never raises either
         if event.reply_code and not event.code_inferred:
             assert re.search(rf"\b{event.reply_code}\b", line), (line, event.reply_code)
         if event.enhanced_code and not event.code_inferred:

@@ -119,3 +119,13 @@ def test_a_file_growing_while_read_gives_what_was_there(tmp_path):
         handle.write(_lines(1, start=3))
     rest = list(stream)
     assert first.client_ip == "192.0.2.10" and len(rest) in (2, 3)
+
+
+def test_a_file_rotated_while_read_is_read_to_its_end(tmp_path):
+    path = tmp_path / "mail.log"
+    path.write_bytes(_lines(3))
+    stream = read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW, engine="line"))
+    first = next(stream)
+    path.rename(tmp_path / "mail.log.1")  # logrotate moves it away and the MTA starts a new file
+    path.write_bytes(_lines(1, start=5))
+    assert [first.client_ip] + [e.client_ip for e in stream] == ["192.0.2.10", "192.0.2.11", "192.0.2.12"]
