@@ -4,13 +4,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from . import output, report, spikes
+from . import output, parallel, report, spikes
 from .aggregate import summarise
 from .catalogue import load_catalogue
 from .classify import Classifier
@@ -42,6 +43,12 @@ RulesOption = Annotated[Optional[list[Path]], typer.Option("--rules", help="Extr
                                                            "same format as patterns/catalogue); repeatable.")]
 LangOption = Annotated[Optional[str], typer.Option("--lang", help="en or ja (default: from the locale).")]
 PageFormatOption = Annotated[str, typer.Option("--format", "-f", help="text, markdown or json.")]
+JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Processes to read with (default: "
+                                                   "the number of cores; large files are cut in byte ranges).")]
+EngineOption = Annotated[str, typer.Option("--engine", help="auto (blocks with pyarrow), line (line by line), or "
+                                           "dask (on a Dask cluster, with --scheduler).")]
+SchedulerOption = Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address for "
+                                                        "--engine dask, e.g. tcp://10.0.0.5:8786.")]
 
 
 def _fail(error: MaillogError) -> typer.Exit:
@@ -61,17 +68,21 @@ def _finish(stats: ParseStats, status: int = 0) -> None:
 
 @contextlib.contextmanager
 def _reading(inputs: list[str], mta: str | None, tz: str | None, year: int | None, since: str | None = None,
-             until: str | None = None, unparsed: Path | None = None) -> Iterator[tuple[list[Source], ReadOptions]]:
+             until: str | None = None, unparsed: Path | None = None,
+             engine: str = "auto") -> Iterator[tuple[list[Source], ReadOptions]]:
     """Inputs and read options from the shared command-line options; the unparsed file is written whole."""
     zone = resolve_timezone(tz)
     sources = expand_inputs(inputs)
+    if engine not in ("auto", "line", "dask"):
+        raise UsageError(f"unknown engine {engine!r}; choose auto, line or dask")
     # Only a person watching a terminal wants a progress line; never in a pipe, a file or cron mail.
     progress = output.Progress(sources) if sys.stderr.isatty() else None
     try:
         with output.atomic_text_file(unparsed) as unparsed_file:
             yield sources, ReadOptions(mta=mta, zone=zone, year=year, unparsed=unparsed_file,
                                        since=parse_time_bound(since, zone) if since else None,
-                                       until=parse_time_bound(until, zone) if until else None, progress=progress)
+                                       until=parse_time_bound(until, zone) if until else None, progress=progress,
+                                       engine="line" if engine == "line" else "auto")
     finally:
         if progress is not None:
             progress.close()
@@ -83,16 +94,20 @@ def events(inputs: Inputs,
            mta: MtaOption = None, tz: TzOption = None, year: YearOption = None, since: SinceOption = None,
            until: UntilOption = None,
            stats: Annotated[bool, typer.Option("--stats", help="Print line counts to stderr.")] = False,
-           unparsed: UnparsedOption = None, rules: RulesOption = None) -> None:
+           unparsed: UnparsedOption = None, rules: RulesOption = None, jobs: JobsOption = None,
+           engine: EngineOption = "auto", scheduler: SchedulerOption = None) -> None:
     """Print one event per line, with the fields of the public event schema.
 
     Example: maillog events /var/log/mail.log --format jsonl
     """
-    counts = ParseStats()
     try:
-        with _reading(inputs, mta, tz, year, since, until, unparsed) as (sources, options):
-            classifier = Classifier(load_catalogue(rules))
-            output.write_events(read_events(sources, options, counts), sys.stdout, format, classifier)
+        output.check_event_format(format)
+        with _reading(inputs, mta, tz, year, since, until, unparsed, engine) as (sources, options):
+            load_catalogue(rules)  # a broken rule file is reported before any output
+            if format == "csv":
+                sys.stdout.write(output.event_csv_header())
+            _nothing, counts = _collect(sources, options, f"events-{format}", rules, jobs, engine, scheduler,
+                                        out=sys.stdout)
     except MaillogError as error:
         raise _fail(error) from None
     if stats:
@@ -106,19 +121,19 @@ def analyze(inputs: Inputs, mta: MtaOption = None, tz: TzOption = None, year: Ye
             top: Annotated[int, typer.Option("--top", min=1, help="Rows in each top list.")] = 10,
             lang: LangOption = None,
             format: Annotated[str, typer.Option("--format", "-f", help="text, markdown or json.")] = "text",
-            unparsed: UnparsedOption = None, rules: RulesOption = None) -> None:
+            unparsed: UnparsedOption = None, rules: RulesOption = None, jobs: JobsOption = None,
+            engine: EngineOption = "auto", scheduler: SchedulerOption = None) -> None:
     """Summarise logs: events by kind, top reply codes with fixes, rejected clients, failing destinations,
     auth failures, events per day, and what could not be parsed.
 
     Example: maillog analyze /var/log/mail.log* --since yesterday
     """
-    counts = ParseStats()
     try:
         language = check_language(lang)
-        with _reading(inputs, mta, tz, year, since, until, unparsed) as (sources, options):
+        with _reading(inputs, mta, tz, year, since, until, unparsed, engine) as (sources, options):
             catalogue = load_catalogue(rules)
-            summary, tally = spikes.summarise_with_failures(read_events(sources, options, counts),
-                                                            Classifier(catalogue), spikes.SpikeSettings())
+            (summary, tally), counts = _collect(sources, options, "analysis", rules, jobs, engine, scheduler,
+                                                spikes.SpikeSettings())
         colour = format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
         text = output.format_analysis(summary, counts, catalogue, language, top, format, spikes.find_spikes(tally),
                                       colour)
@@ -140,19 +155,19 @@ def report_command(inputs: Inputs,
                                                         "rows of the dates written.")] = False,
                    mta: MtaOption = None, tz: TzOption = None, year: YearOption = None,
                    since: SinceOption = None, until: UntilOption = None, lang: LangOption = None,
-                   rules: RulesOption = None) -> None:
+                   rules: RulesOption = None, jobs: JobsOption = None, engine: EngineOption = "auto",
+                   scheduler: SchedulerOption = None) -> None:
     """Write the daily CSV report (schemas in the README), atomically.
 
     Example: maillog report /var/log/mail.log* --daily --since yesterday --until today -o daily-%Y-%m-%d.csv
     """
-    counts = ParseStats()
     try:
         language = check_language(lang)
-        with _reading(inputs, mta, tz, year, since, until) as (sources, options):
+        with _reading(inputs, mta, tz, year, since, until, None, engine) as (sources, options):
             target = output.report_path(out, options.since, options.zone)
             _refuse_overwriting_inputs(target, sources)
             catalogue = load_catalogue(rules)
-            totals = summarise(read_events(sources, options, counts), Classifier(catalogue))
+            totals, counts = _collect(sources, options, "summary", rules, jobs, engine, scheduler)
         table = report.daily_summary(totals) if summary else report.daily_report(totals, catalogue, language)
         if append and target != "-":
             columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
@@ -161,6 +176,17 @@ def report_command(inputs: Inputs,
     except MaillogError as error:
         raise _fail(error) from None
     _finish(counts)
+
+
+def _collect(sources: list[Source], options: ReadOptions, mode: str, rules: list[Path] | None, jobs: int | None,
+             engine: str, scheduler: str | None, settings: spikes.SpikeSettings | None = None, out=None):
+    """Read the sources in parts (processes or Dask) and merge what `mode` folds them into."""
+    if engine == "dask" and not scheduler:
+        raise UsageError("--engine dask needs --scheduler ADDRESS (a running dask scheduler)")
+    job = parallel.Job(mode, replace(options, unparsed=None, progress=None),
+                       tuple(str(r) for r in rules or ()), settings)
+    return parallel.collect(sources, job, jobs or parallel.default_jobs(), scheduler if engine == "dask" else None,
+                            options.progress, options.unparsed, out)
 
 
 def _refuse_overwriting_inputs(target: str, sources: list[Source]) -> None:
@@ -189,19 +215,19 @@ def spikes_command(inputs: Inputs,
                    fail_on_spike: Annotated[bool, typer.Option("--fail-on-spike", help="Exit 1 when a spike "
                                                                "is found.")] = False,
                    mta: MtaOption = None, tz: TzOption = None, year: YearOption = None,
-                   since: SinceOption = None, until: UntilOption = None, rules: RulesOption = None) -> None:
+                   since: SinceOption = None, until: UntilOption = None, rules: RulesOption = None,
+                   jobs: JobsOption = None, engine: EngineOption = "auto", scheduler: SchedulerOption = None) -> None:
     """Find authentication-failure spikes (brute force, distributed, targeted) and offending addresses.
 
     Example: maillog spikes /var/log/mail.log --window 10m --per-ip 20 --fail-on-spike
     """
-    counts = ParseStats()
     try:
         settings = spikes.SpikeSettings(window=spikes.parse_duration(window),
                                         baseline=spikes.parse_duration(baseline), threshold=threshold,
                                         min_count=min_count, per_ip=per_ip)
-        with _reading(inputs, mta, tz, year, since, until) as (sources, options):
-            classifier = Classifier(load_catalogue(rules))
-            tally = spikes.FailureTally(settings).add_events(read_events(sources, options, counts), classifier)
+        with _reading(inputs, mta, tz, year, since, until, None, engine) as (sources, options):
+            load_catalogue(rules)
+            tally, counts = _collect(sources, options, "failures", rules, jobs, engine, scheduler, settings)
         found = spikes.find_spikes(tally)
         text = output.format_spikes(found, format, ips_only)
     except MaillogError as error:

@@ -28,6 +28,11 @@ from .reader import inspect_line
 from .sources import Source, read_lines
 
 EVENT_FORMATS = ("jsonl", "csv")
+
+
+def event_csv_header(classified: bool = True) -> str:
+    fields = EVENT_FIELDS + (CLASSIFICATION_FIELDS if classified else ())
+    return ",".join(fields) + "\n"
 # json.dumps leaves U+007F-U+009F as they are; some terminals act on them (0x9B is an 8-bit CSI).
 C1_AS_JSON = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 # Event fields a client or a remote server wrote: neutralised in CSV, which spreadsheets open.
@@ -70,10 +75,15 @@ def classified_record(event: Event, classifier: Classifier | None) -> dict:
     return record
 
 
-def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: Classifier | None = None) -> int:
-    """Stream events as JSON lines or CSV rows with the public field names; returns the count."""
+def check_event_format(format: str) -> None:
     if format not in EVENT_FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(EVENT_FORMATS)}")
+
+
+def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: Classifier | None = None,
+                 header: bool = True) -> int:
+    """Stream events as JSON lines or CSV rows with the public field names; returns the count."""
+    check_event_format(format)
     written = 0
     if format == "jsonl":
         dumps = json.dumps
@@ -83,7 +93,8 @@ def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: 
         return written
     fields = EVENT_FIELDS + (CLASSIFICATION_FIELDS if classifier is not None else ())
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     for event in events:
         record = classified_record(event, classifier)
         for name in LOG_TEXT_FIELDS:

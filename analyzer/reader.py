@@ -189,7 +189,8 @@ NO_EVENTS: list[Event] = []
 def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:
     handler = _LineHandler(source, options, stats)
     try:
-        if options.engine == "line" or not blockscan.available() or looks_like_journal(source):
+        if source.end is None and (options.engine == "line" or not blockscan.available()
+                                   or looks_like_journal(source)):
             yield from _read_by_line(source, handler, options.progress)
         else:
             yield from _read_by_block(source, handler, options)
@@ -217,8 +218,9 @@ def _read_by_block(source: Source, handler: _LineHandler, options: ReadOptions) 
     handle = handler.handle
     tally = handler.tally
     size = 0
+    limit = None if source.end is None else source.end - source.start
     with open_binary(source, handler.stats.problems) as stream:
-        for block in blockscan.scan(stream, MAX_LINE_CHARS, options.mta):
+        for block in blockscan.scan(stream, MAX_LINE_CHARS, options.mta, source.first_line_no, limit):
             for line_no, line in block.candidates:
                 found = handle(line, line_no)
                 if found:

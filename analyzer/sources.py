@@ -34,9 +34,12 @@ MAX_LINE_CHARS = 65536
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One input to read: a path, or '-' for standard input."""
+    """One input to read: a path, '-' for standard input, or a byte range of a plain file (for --jobs)."""
 
     path: str
+    start: int = 0                 # first byte of the range, at the start of a line
+    end: int | None = None         # byte after the range, just after a newline; None: to the end
+    first_line_no: int = 1         # line number of the range's first line in the whole file
 
     @property
     def name(self) -> str:
@@ -44,12 +47,14 @@ class Source:
 
     def modified(self) -> datetime:
         """When the input was last written: the reference for year-less timestamps."""
-        if self.path == STDIN:
+        if self.path == STDIN or "://" in self.path:
             return datetime.now(timezone.utc)
         return datetime.fromtimestamp(os.stat(self.path).st_mtime, timezone.utc)
 
     def size(self) -> int:
-        if self.path == STDIN:
+        if self.end is not None:
+            return self.end - self.start
+        if self.path == STDIN or "://" in self.path:
             return 0
         try:
             return os.stat(self.path).st_size
@@ -85,6 +90,9 @@ def expand_inputs(inputs: list[str]) -> list[Source]:
                 raise InputError(f"{item}: directory holds no log files")
             paths.extend(sorted(found, key=_rotation_key))
             continue
+        if "://" in item:  # a URL for fsspec: checked when it is opened
+            paths.append(item)
+            continue
         if not os.path.exists(item) and glob.has_magic(item):
             matched = [p for p in glob.glob(item) if os.path.isfile(p)]
             if not matched:
@@ -111,9 +119,13 @@ def expand_inputs(inputs: list[str]) -> list[Source]:
 def _open_binary(source: Source) -> io.BufferedIOBase:
     if source.path == STDIN:
         raw = sys.stdin.buffer
+    elif "://" in source.path:
+        raw = _open_url(source.path)
     else:
         try:
             raw = open(source.path, "rb")
+            if source.start:
+                raw.seek(source.start)
         except OSError as exc:
             raise InputError(f"{source.path}: cannot open: {exc.strerror or exc}") from None
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
@@ -130,6 +142,18 @@ def _open_binary(source: Source) -> io.BufferedIOBase:
             raise InputError(f"{source.name}: zstd-compressed input is not supported; "
                              f"decompress it first (zstdcat {source.name} | maillog ... -)")
     return buffered
+
+
+def _open_url(url: str):
+    """s3://, gs://, file://... through fsspec, where it and the filesystem's package are installed."""
+    try:
+        import fsspec
+    except ImportError:
+        raise InputError(f"{url}: reading URLs needs fsspec (pip install 'maillog[dask]')") from None
+    try:
+        return fsspec.open(url, "rb").open()
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"{url}: cannot open: {exc}") from None
 
 
 def _journal_line(text: str) -> str | None:

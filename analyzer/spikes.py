@@ -144,6 +144,19 @@ class FailureTally:
         if failure.username:
             stats.usernames.add(failure.username)
 
+    def merge(self, other: FailureTally) -> None:
+        """Fold in the tally of another part of the input (another file, range or process)."""
+        self.failures += other.failures
+        for host, windows in other.windows.items():
+            mine = self.windows[host]
+            for start, stats in windows.items():
+                if start in mine:
+                    mine[start].merge(stats)
+                else:
+                    mine[start] = stats
+        for host, sources in other.sources.items():
+            self.sources[host].merge(sources, lambda mine, theirs: mine.merge(theirs, self.settings))
+
     def add_events(self, events: Iterable[Event], classifier: Classifier) -> FailureTally:
         for failure in failures_in(events, classifier):
             self.add(failure)
@@ -157,10 +170,17 @@ class WindowStats:
     usernames: TopCounter = field(default_factory=lambda: TopCounter(WINDOW_TOP_CAPACITY))
     distinct_ips: DistinctCounter = field(default_factory=DistinctCounter)
 
+    def merge(self, other: WindowStats) -> None:
+        self.count += other.count
+        self.ips.merge(other.ips, lambda a, b: a)
+        self.usernames.merge(other.usernames, lambda a, b: a)
+        self.distinct_ips.merge(other.distinct_ips)
+
 
 @dataclass(slots=True)
 class SourceState:
-    stamps: list[datetime] = field(default_factory=list)
+    stamps: list[datetime] = field(default_factory=list)   # the latest 2 x per_ip failure times
+    head: list[datetime] = field(default_factory=list)     # the first 2 x per_ip (for merging parts)
     most_in_window: int = 0
     first_seen: datetime | None = None
     last_seen: datetime | None = None
@@ -171,6 +191,8 @@ class SourceState:
         self.first_seen = moment if self.first_seen is None else min(self.first_seen, moment)
         self.last_seen = moment if self.last_seen is None else max(self.last_seen, moment)
         self.usernames.add(failure.username)
+        if len(self.head) < 2 * settings.per_ip:
+            self.head.append(moment)
         bisect.insort(self.stamps, moment)
         # The failures within `window` before and after this one: a sliding window, not fixed slots.
         low = bisect.bisect_right(self.stamps, moment - settings.window)
@@ -180,6 +202,25 @@ class SourceState:
         self.most_in_window = max(self.most_in_window, best)
         if len(self.stamps) > 2 * settings.per_ip:
             del self.stamps[: len(self.stamps) - 2 * settings.per_ip]
+
+    def merge(self, other: SourceState, settings: SpikeSettings) -> SourceState:
+        """This address's state followed by a later part's: the later part's first failures are replayed
+        after this part's last ones, so a burst that spans the two parts is still seen."""
+        most = max(self.most_in_window, other.most_in_window)
+        cap = 2 * settings.per_ip
+        head = self.head
+        for moment in other.head:
+            self.add(Failure(moment, "", None, None), settings)
+        if len(other.head) >= cap:  # the later part had more than its head: its tail is the new tail
+            self.stamps = list(other.stamps)
+        self.head = (head + other.head)[:cap]
+        self.most_in_window = max(self.most_in_window, most)
+        self.usernames.merge(other.usernames)
+        stamps = [s for s in (self.first_seen, other.first_seen) if s is not None]
+        self.first_seen = min(stamps) if stamps else None
+        stamps = [s for s in (self.last_seen, other.last_seen) if s is not None]
+        self.last_seen = max(stamps) if stamps else None
+        return self
 
 
 def failures_in(events: Iterable[Event], classifier: Classifier) -> Iterator[Failure]:

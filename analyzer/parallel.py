@@ -1,0 +1,209 @@
+"""Reading in parts: files and byte ranges of large files, on local processes (--jobs) or a Dask cluster.
+
+The input is cut into work units: whole files, and for large plain files byte ranges cut at line ends
+(compressed files, stdin and journald input stay whole). Every unit is read and folded by the same
+function, `run_unit`, whichever engine runs it; the partial results are merged in input order, so the
+output equals a single-process run. No state spans lines (each line is parsed alone), so a cut between
+two lines loses nothing; year-less timestamps are read against the file's mtime in every part, which is
+right for files that span less than a year (with --year, files are not cut).
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from . import blockscan
+from .aggregate import Summary
+from .catalogue import load_catalogue
+from .classify import Classifier
+from .errors import UsageError
+from .events import ParseStats
+from .reader import ReadOptions, read_events
+from .sources import MAGIC, STDIN, Source, looks_like_journal
+from .spikes import FailureTally, SpikeSettings, summarise_with_failures
+
+MIN_RANGE_BYTES = 16 << 20   # smaller files are not worth cutting
+MODES = ("summary", "analysis", "failures", "events-jsonl", "events-csv")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What every unit does: the read options (without open files) and what to fold the events into."""
+
+    mode: str
+    options: ReadOptions
+    rules: tuple[str, ...] = ()
+    spike_settings: SpikeSettings | None = None
+
+
+@dataclass(slots=True)
+class UnitResult:
+    payload: object
+    stats: ParseStats
+    unparsed: str
+    size: int
+
+
+def plan_units(sources: list[Source], parts: int, options: ReadOptions) -> list[Source]:
+    """The sources, with large plain files cut into about `parts` byte ranges at line ends."""
+    if parts <= 1 or not blockscan.available() or options.year is not None or options.engine == "line":
+        return list(sources)
+    units: list[Source] = []
+    for source in sources:
+        size = source.size()
+        if source.path == STDIN or "://" in source.path or size < MIN_RANGE_BYTES or _compressed(source) \
+                or looks_like_journal(source):
+            units.append(source)
+            continue
+        units.extend(_ranges(source, max(2, min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)))))
+    return units
+
+
+def _compressed(source: Source) -> bool:
+    with open(source.path, "rb") as handle:
+        head = handle.read(6)
+    return any(head.startswith(magic) for magic in MAGIC)
+
+
+def _ranges(source: Source, count: int) -> list[Source]:
+    """`count` ranges of a plain file, each starting at a line start, with its first line number."""
+    size = os.path.getsize(source.path)
+    cuts = [0]
+    with open(source.path, "rb") as handle:
+        for index in range(1, count):
+            handle.seek(max(cuts[-1], size * index // count))
+            handle.readline()  # to the next line start
+            position = handle.tell()
+            if cuts[-1] < position < size:
+                cuts.append(position)
+        cuts.append(size)
+        ranges = []
+        line_no = 1
+        for start, end in zip(cuts, cuts[1:]):
+            ranges.append(replace(source, start=start, end=end, first_line_no=line_no))
+            handle.seek(start)
+            line_no += _count_newlines(handle, end - start)
+    return ranges
+
+
+def _count_newlines(handle, length: int) -> int:
+    newlines = 0
+    while length > 0:
+        chunk = handle.read(min(length, 8 << 20))
+        if not chunk:
+            break
+        newlines += chunk.count(b"\n")
+        length -= len(chunk)
+    return newlines
+
+
+def run_unit(source: Source, job: Job) -> UnitResult:
+    """Read one unit and fold it as the job says. The same function runs locally and on Dask workers."""
+    stats = ParseStats()
+    unparsed = io.StringIO()
+    options = replace(job.options, unparsed=unparsed, progress=None)
+    classifier = Classifier(load_catalogue([Path(r) for r in job.rules] or None))
+    events = read_events([source], options, stats)
+    if job.mode == "summary":
+        payload: object = Summary()
+        for event in events:
+            payload.add(event, classifier(event))
+    elif job.mode == "analysis":
+        payload = summarise_with_failures(events, classifier, job.spike_settings)
+    elif job.mode == "failures":
+        payload = FailureTally(job.spike_settings).add_events(events, classifier)
+    elif job.mode in ("events-jsonl", "events-csv"):
+        from .output import write_events  # output imports this module's callers; keep the edge one-way
+        buffer = io.StringIO()
+        write_events(events, buffer, job.mode.split("-")[1], classifier, header=False)
+        payload = buffer.getvalue()
+    else:
+        raise UsageError(f"unknown work mode {job.mode!r}")
+    return UnitResult(payload, stats, unparsed.getvalue(), source.size())
+
+
+def merge_payloads(mode: str, into, other):
+    if mode == "summary":
+        into.merge(other)
+    elif mode == "analysis":
+        into[0].merge(other[0])
+        into[1].merge(other[1])
+    elif mode == "failures":
+        into.merge(other)
+    return into
+
+
+def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None,
+        progress: Callable[[int, int], None] | None = None) -> Iterator[UnitResult]:
+    """The units' results in input order, from local processes or (with `scheduler`) a Dask cluster."""
+    units = plan_units(sources, jobs if scheduler is None else 64, job.options)
+    if scheduler is not None:
+        yield from _run_dask(units, job, scheduler)
+        return
+    if jobs <= 1 or len(units) == 1:
+        done = 0
+        for unit in units:
+            result = run_unit(unit, job)
+            done += result.size
+            if progress is not None:
+                progress(done, result.stats.lines_read)
+            yield result
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        done = lines = 0
+        for result in pool.map(run_unit, units, [job] * len(units)):
+            done += result.size
+            lines += result.stats.lines_read
+            if progress is not None:
+                progress(done, lines)
+            yield result
+
+
+def _run_dask(units: list[Source], job: Job, scheduler: str) -> Iterator[UnitResult]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--engine dask needs Dask: pip install 'maillog[dask]'") from None
+    try:
+        client = Client(scheduler, timeout="5s") if isinstance(scheduler, str) else Client(scheduler)
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    try:
+        futures = client.map(run_unit, units, job=job, pure=False)
+        for future in futures:  # in input order
+            yield future.result()
+    finally:
+        client.close()
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def collect(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None,
+            progress: Callable[[int, int], None] | None = None, unparsed=None, out=None):
+    """Run the job over the sources and merge: returns (payload, stats). Event text goes to `out`."""
+    stats = ParseStats()
+    merged = None
+    total = sum(source.size() for source in sources)
+    if scheduler is None and total < MIN_RANGE_BYTES:
+        jobs = 1  # starting worker processes costs more than reading a small input
+    for result in run(sources, job, jobs, scheduler, progress):
+        stats.merge(result.stats)
+        if unparsed is not None and result.unparsed:
+            unparsed.write(result.unparsed)
+        if job.mode.startswith("events-"):
+            out.write(result.payload)
+        elif merged is None:
+            merged = result.payload
+        else:
+            merged = merge_payloads(job.mode, merged, result.payload)
+    if merged is None and not job.mode.startswith("events-"):
+        merged = {"summary": Summary, "failures": lambda: FailureTally(job.spike_settings),
+                  "analysis": lambda: (Summary(), FailureTally(job.spike_settings))}[job.mode]()
+    return merged, stats

@@ -1,0 +1,99 @@
+"""--jobs and the Dask engine give exactly the output of one process reading line after line."""
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from analyzer import blockscan, parallel, report
+from analyzer.catalogue import load_catalogue
+from analyzer.output import format_spikes
+from analyzer.reader import ReadOptions
+from analyzer.sources import expand_inputs
+from analyzer.spikes import SpikeSettings, find_spikes
+from bench.generate import generate_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(not blockscan.available(), reason="pyarrow is not installed")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> list[str]:
+    folder = tmp_path_factory.mktemp("logs")
+    paths = []
+    for mta in ("postfix", "exim", "sendmail"):
+        path = folder / f"{mta}.log"
+        with path.open("w", encoding="utf-8") as handle:
+            for line in generate_lines(mta, 25000, 3, datetime(2026, 11, 20), days=2, hosts=("mx1", "mx2")):
+                handle.write(line + "\n")
+        paths.append(str(path))
+    return paths
+
+
+def _outputs(paths: list[str], jobs: int, scheduler=None) -> dict:
+    sources = expand_inputs(paths)
+    options = ReadOptions(year=2026)
+    catalogue = load_catalogue()
+    results = {}
+    summary, stats = parallel.collect(sources, parallel.Job("summary", options), jobs, scheduler)
+    results["daily"] = report.daily_report(summary, catalogue).to_csv(index=False)
+    results["stats"] = (stats.lines_read, stats.events, dict(stats.by_outcome))
+    settings = SpikeSettings()
+    tally, _ = parallel.collect(sources, parallel.Job("failures", options, spike_settings=settings), jobs, scheduler)
+    results["spikes"] = format_spikes(find_spikes(tally), "json")
+    out = io.StringIO()
+    parallel.collect(sources, parallel.Job("events-jsonl", options), jobs, scheduler, out=out)
+    results["events"] = out.getvalue()
+    return results
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_RANGE_BYTES", 256 << 10)  # cut the test logs into many ranges
+
+
+def test_byte_ranges_start_at_line_starts_with_the_right_line_numbers(generated, small_ranges):
+    units = parallel.plan_units(expand_inputs(generated[:1]), 2, ReadOptions())
+    assert len(units) >= 4
+    lines = Path(generated[0]).read_bytes().split(b"\n")
+    for unit in units:
+        with open(unit.path, "rb") as handle:
+            handle.seek(unit.start)
+            assert handle.readline().rstrip(b"\n") == lines[unit.first_line_no - 1]
+    assert units[-1].end == Path(generated[0]).stat().st_size
+
+
+def test_jobs_equal_one_process(generated, small_ranges):
+    paths = [str(ROOT / "sample_logs"), *generated]
+    assert _outputs(paths, 2) == _outputs(paths, 1)
+
+
+def test_dask_engine_equals_one_process(generated, small_ranges):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        assert _outputs(generated, 1, scheduler=cluster) == _outputs(generated, 1)
+
+
+def test_cli_dask_engine_and_jobs(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+    runner = CliRunner()
+    base = ["report", str(ROOT / "sample_logs"), "--year", "2026", "--tz", "UTC"]
+    single = runner.invoke(app, [*base, "--jobs", "1", "-o", str(tmp_path / "one.csv")])
+    assert single.exit_code == 0, single.output
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        result = runner.invoke(app, [*base, "--engine", "dask", "--scheduler", cluster.scheduler_address,
+                                     "-o", str(tmp_path / "dask.csv")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    missing = runner.invoke(app, [*base, "--engine", "dask", "-o", str(tmp_path / "x.csv")])
+    assert missing.exit_code == 2 and "--scheduler" in missing.stderr
+    unreachable = runner.invoke(app, [*base, "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                                      "-o", str(tmp_path / "x.csv")])
+    assert unreachable.exit_code == 2 and "cannot reach the Dask scheduler" in unreachable.stderr
