@@ -28,6 +28,7 @@ from .sources import MAGIC, STDIN, Source, looks_like_journal
 from .spikes import FailureTally, SpikeSettings, summarise_with_failures
 
 MIN_RANGE_BYTES = 16 << 20   # smaller files are not worth cutting
+MAX_RANGE_BYTES = 64 << 20   # a part's events must fit in a worker's memory before they are written
 MODES = ("summary", "analysis", "failures", "events-jsonl", "events-csv")
 
 
@@ -60,7 +61,8 @@ def plan_units(sources: list[Source], parts: int, options: ReadOptions) -> list[
                 or looks_like_journal(source):
             units.append(source)
             continue
-        units.extend(_ranges(source, max(2, min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)))))
+        count = max(min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)), math.ceil(size / MAX_RANGE_BYTES), 2)
+        units.extend(_ranges(source, count))
     return units
 
 
@@ -102,8 +104,12 @@ def _count_newlines(handle, length: int) -> int:
     return newlines
 
 
-def run_unit(source: Source, job: Job) -> UnitResult:
-    """Read one unit and fold it as the job says. The same function runs locally and on Dask workers."""
+def run_unit(source: Source, job: Job, out=None) -> UnitResult:
+    """Read one unit and fold it as the job says. The same function runs locally and on Dask workers.
+
+    In this process, event text is written to `out` as it comes (the payload is then empty); in a
+    worker it is returned, a part at a time.
+    """
     stats = ParseStats()
     unparsed = io.StringIO()
     options = replace(job.options, unparsed=unparsed, progress=None)
@@ -119,9 +125,9 @@ def run_unit(source: Source, job: Job) -> UnitResult:
         payload = FailureTally(job.spike_settings).add_events(events, classifier)
     elif job.mode in ("events-jsonl", "events-csv"):
         from .output import write_events  # output imports this module's callers; keep the edge one-way
-        buffer = io.StringIO()
+        buffer = out if out is not None else io.StringIO()
         write_events(events, buffer, job.mode.split("-")[1], classifier, header=False)
-        payload = buffer.getvalue()
+        payload = "" if out is not None else buffer.getvalue()
     else:
         raise UsageError(f"unknown work mode {job.mode!r}")
     return UnitResult(payload, stats, unparsed.getvalue(), source.size())
@@ -139,7 +145,7 @@ def merge_payloads(mode: str, into, other):
 
 
 def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None,
-        progress: Callable[[int, int], None] | None = None) -> Iterator[UnitResult]:
+        progress: Callable[[int, int], None] | None = None, out=None) -> Iterator[UnitResult]:
     """The units' results in input order, from local processes or (with `scheduler`) a Dask cluster."""
     units = plan_units(sources, jobs if scheduler is None else 64, job.options)
     if scheduler is not None:
@@ -148,7 +154,7 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
     if jobs <= 1 or len(units) == 1:
         done = 0
         for unit in units:
-            result = run_unit(unit, job)
+            result = run_unit(unit, job, out)
             done += result.size
             if progress is not None:
                 progress(done, result.stats.lines_read)
@@ -193,7 +199,7 @@ def collect(sources: list[Source], job: Job, jobs: int, scheduler: str | None = 
     total = sum(source.size() for source in sources)
     if scheduler is None and total < MIN_RANGE_BYTES:
         jobs = 1  # starting worker processes costs more than reading a small input
-    for result in run(sources, job, jobs, scheduler, progress):
+    for result in run(sources, job, jobs, scheduler, progress, out):
         stats.merge(result.stats)
         if unparsed is not None and result.unparsed:
             unparsed.write(result.unparsed)
