@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import output, parallel, report, spikes
+from . import html, output, parallel, report, spikes
+from . import watch as watcher_module
 from .aggregate import summarise
 from .catalogue import load_catalogue
 from .classify import Classifier
@@ -145,8 +146,12 @@ def analyze(inputs: Inputs, mta: MtaOption = None, tz: TzOption = None, year: Ye
 
 @app.command("report")
 def report_command(inputs: Inputs,
-                   out: Annotated[str, typer.Option("--output", "-o", help="CSV file to write ('-' for stdout); "
-                                                    "strftime fields allowed, e.g. daily-%Y-%m-%d.csv.")] = "-",
+                   out: Annotated[Optional[str], typer.Option("--output", "-o", help="CSV file to write ('-' for "
+                                                              "stdout, the default unless --html is given); "
+                                                              "strftime fields allowed, e.g. daily-%Y-%m-%d.csv."
+                                                              )] = None,
+                   html_out: Annotated[Optional[str], typer.Option("--html", help="Also (or only) write a "
+                                                                   "self-contained HTML report with charts.")] = None,
                    daily: Annotated[bool, typer.Option("--daily", help="One row per date, host, MTA, kind, "
                                                        "code and entry (the default).")] = True,
                    summary: Annotated[bool, typer.Option("--summary", help="One row per date and host "
@@ -164,15 +169,22 @@ def report_command(inputs: Inputs,
     try:
         language = check_language(lang)
         with _reading(inputs, mta, tz, year, since, until, None, engine) as (sources, options):
-            target = output.report_path(out, options.since, options.zone)
-            _refuse_overwriting_inputs(target, sources)
+            target = None if out is None and html_out else output.report_path(out or "-", options.since, options.zone)
+            page = output.report_path(html_out, options.since, options.zone) if html_out else None
+            for path in (target, page):
+                if path is not None:
+                    _refuse_overwriting_inputs(path, sources)
             catalogue = load_catalogue(rules)
-            totals, counts = _collect(sources, options, "summary", rules, jobs, engine, scheduler)
-        table = report.daily_summary(totals) if summary else report.daily_report(totals, catalogue, language)
-        if append and target != "-":
-            columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
-            table = report.merge_daily(output.read_existing_csv(Path(target), columns), table)
-        output.write_csv(table, target)
+            (totals, tally), counts = _collect(sources, options, "analysis", rules, jobs, engine, scheduler,
+                                               spikes.SpikeSettings())
+        if target is not None:
+            table = report.daily_summary(totals) if summary else report.daily_report(totals, catalogue, language)
+            if append and target != "-":
+                columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
+                table = report.merge_daily(output.read_existing_csv(Path(target), columns), table)
+            output.write_csv(table, target)
+        if page is not None:
+            output.write_text(html.render(totals, spikes.find_spikes(tally), catalogue, language, counts), page)
     except MaillogError as error:
         raise _fail(error) from None
     _finish(counts)
@@ -235,6 +247,56 @@ def spikes_command(inputs: Inputs,
     if text:
         typer.echo(text.rstrip("\r\n"))
     _finish(counts, 1 if fail_on_spike and found.spikes else 0)
+
+
+@app.command()
+def watch(path: Annotated[str, typer.Argument(help="The live log to follow, or - for journalctl -o json on stdin.")],
+          state: Annotated[Optional[Path], typer.Option("--state", help="Where to keep the position, baseline and "
+                                                        "alerts raised, across restarts.")] = None,
+          format: Annotated[str, typer.Option("--format", "-f", help="json (one object per alert) or text.")] = "json",
+          to_syslog: Annotated[bool, typer.Option("--syslog", help="Also send each alert to syslog (mail, "
+                                                  "warning).")] = False,
+          window: Annotated[str, typer.Option("--window", help="Window length.")] = "10m",
+          baseline: Annotated[str, typer.Option("--baseline", help="Trailing history for the baseline.")] = "24h",
+          threshold: Annotated[float, typer.Option("--threshold", help="Spreads above the median.")] = 5.0,
+          min_count: Annotated[int, typer.Option("--min-count", min=1, help="Fewest failures in a spike "
+                                                 "window.")] = 10,
+          per_ip: Annotated[int, typer.Option("--per-ip", min=1, help="Failures within one window that raise "
+                                              "an alert for the address.")] = 20,
+          poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between looks at the file when "
+                                              "it is idle.")] = 0.5,
+          mta: MtaOption = None, tz: TzOption = None, rules: RulesOption = None) -> None:
+    """Follow a log like tail -F and print an alert as soon as a spike window closes or an address crosses
+    --per-ip; survives rotation and restarts (with --state).
+
+    Example: maillog watch /var/log/mail.log --state /var/lib/maillog/watch.json --syslog
+    """
+    try:
+        if format not in ("json", "text"):
+            raise UsageError(f"unknown format {format!r}; choose json or text")
+        watcher_module.check_watchable(path)
+        settings = spikes.SpikeSettings(window=spikes.parse_duration(window), baseline=spikes.parse_duration(baseline),
+                                        threshold=threshold, min_count=min_count, per_ip=per_ip)
+        options = ReadOptions(mta=mta, zone=resolve_timezone(tz), engine="line")
+        emit = _alert_printer(format, to_syslog)
+        watcher = watcher_module.Watcher(path, options, Classifier(load_catalogue(rules)), settings, emit, state,
+                                         poll)
+        watcher.run()
+    except MaillogError as error:
+        raise _fail(error) from None
+
+
+def _alert_printer(format: str, to_syslog: bool):
+    if to_syslog:
+        import syslog
+        syslog.openlog("maillog", syslog.LOG_PID, syslog.LOG_MAIL)
+
+    def emit(alert: dict) -> None:
+        typer.echo(watcher_module.format_alert(alert, format))
+        sys.stdout.flush()
+        if to_syslog:
+            syslog.syslog(syslog.LOG_WARNING, watcher_module.format_alert(alert, "text"))
+    return emit
 
 
 @app.command()

@@ -40,6 +40,12 @@ LOG_TEXT_FIELDS = ("client_host", "relay_host", "sender", "recipient", "command"
                    "host", "program")
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextlib.contextmanager
 def atomic_text_file(path: Path | None) -> Iterator[TextIO | None]:
     """A text file that appears at `path` only if the block succeeds (temporary file + rename)."""
@@ -55,6 +61,7 @@ def atomic_text_file(path: Path | None) -> Iterator[TextIO | None]:
     try:
         with handle:
             yield handle
+        os.chmod(handle.name, 0o666 & ~_umask())  # as a plain open() would have made it, not 0600
         os.replace(handle.name, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -447,3 +454,12 @@ class Progress:
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+def write_text(text: str, target: str | Path) -> None:
+    """A whole text file ('-' for stdout), written atomically."""
+    if str(target) == "-":
+        sys.stdout.write(text)
+        return
+    with atomic_text_file(Path(target)) as handle:
+        handle.write(text)

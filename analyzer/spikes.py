@@ -285,8 +285,13 @@ def _shape(ips: TopCounter, usernames: TopCounter, failures: int) -> str:
     return "distributed"
 
 
-def find_spikes(failures: FailureTally | Iterable[Failure], settings: SpikeSettings | None = None) -> SpikeReport:
-    """Spikes per host and per-address offenders, from a FailureTally or a list of failures."""
+def find_spikes(failures: FailureTally | Iterable[Failure], settings: SpikeSettings | None = None,
+                closed_before: datetime | None = None) -> SpikeReport:
+    """Spikes per host and per-address offenders, from a FailureTally or a list of failures.
+
+    With `closed_before` (the watcher), only windows that end by then are judged: a window still
+    filling is never called a spike, nor counted in a spike's tail.
+    """
     if not isinstance(failures, FailureTally):
         tally = FailureTally(settings or SpikeSettings())
         for failure in failures:
@@ -296,6 +301,10 @@ def find_spikes(failures: FailureTally | Iterable[Failure], settings: SpikeSetti
     settings = tally.settings
     report = SpikeReport(settings, failures=tally.failures)
     for host, windows in sorted(tally.windows.items()):
+        if closed_before is not None:
+            windows = {start: stats for start, stats in windows.items() if start + settings.window <= closed_before}
+            if not windows:
+                continue
         counts = _count_windows(windows, settings)
         _judge(counts, settings)
         report.windows[host] = counts

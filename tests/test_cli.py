@@ -103,6 +103,7 @@ def test_check_patterns_names_the_pattern_and_rule(tmp_path):
 
 
 def test_every_command_has_help_with_an_example():
-    for command in ("events", "analyze", "explain", "compare", "check-patterns", "classify-line"):
+    for command in ("events", "analyze", "report", "spikes", "watch", "explain", "compare", "check-patterns",
+                    "classify-line"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Example: maillog" in result.stdout, command

@@ -1,0 +1,276 @@
+"""maillog watch: follow a live log like `tail -F` and raise auth-failure alerts as they happen.
+
+The detection is `maillog spikes`' own code (FailureTally and find_spikes): a window is judged when it
+has closed, by the log's own clock (a later line) or by the wall clock. Alerts are keyed (host and spike
+start; host and address), so each is raised once. The state file keeps the file's identity and offset,
+the recent windows of the baseline and the alerts already raised, so a restart neither repeats alerts nor
+re-reads old lines nor loses the baseline.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .classify import Classifier
+from .errors import InputError, MaillogError
+from .events import ParseStats
+from .output import atomic_text_file, sanitize
+from .reader import ReadOptions, _LineHandler
+from .sources import STDIN, Source, _journal_line
+from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
+
+STATE_VERSION = 1
+
+
+@dataclass
+class Follower:
+    """New complete lines of one path, across rename rotation, copy-truncate and a file briefly missing."""
+
+    path: str
+    offset: int = 0
+    identity: tuple[int, int] | None = None
+    handle: object = None
+    partial: bytes = b""
+
+    def open(self, at_end: bool) -> None:
+        try:
+            handle = open(self.path, "rb")
+        except OSError:
+            return  # missing for now: tried again on the next poll
+        info = os.fstat(handle.fileno())
+        identity = (info.st_dev, info.st_ino)
+        if identity == self.identity and info.st_size >= self.offset:
+            handle.seek(self.offset)      # the same file as before a restart: go on where we were
+        elif at_end and self.identity is None:
+            handle.seek(0, os.SEEK_END)   # a new watch starts at the end, like tail -F
+        else:
+            self.offset = 0               # a new file (rotated) or a shorter one: from its start
+        self.offset = handle.tell()
+        self.handle, self.identity, self.partial = handle, identity, b""
+
+    def read(self) -> list[str]:
+        if self.handle is None:
+            self.open(at_end=False)
+            if self.handle is None:
+                return []
+        lines = self._drain()
+        try:
+            info = os.stat(self.path)
+            current = (info.st_dev, info.st_ino)
+        except OSError:
+            return lines  # rotated away and not yet recreated: keep the old file open
+        if current != self.identity:
+            lines += self._drain()  # the rest of the rotated file, then the new one from its start
+            self.handle.close()
+            self.handle, self.identity = None, None
+            self.open(at_end=False)
+            if self.handle is not None:
+                lines += self._drain()
+        elif info.st_size < self.offset:  # copy-truncate: the file was emptied under us
+            self.handle.seek(0)
+            self.offset, self.partial = 0, b""
+            lines += self._drain()
+        return lines
+
+    def _drain(self) -> list[str]:
+        data = self.handle.read()
+        if not data:
+            return []
+        data = self.partial + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self.partial = data
+            return []
+        self.partial = data[cut + 1:]
+        self.offset = self.handle.tell() - len(self.partial)
+        return data[:cut].decode("utf-8", "replace").split("\n")
+
+
+@dataclass
+class Alerts:
+    """Spike and offender alerts, each raised once (the keys survive restarts in the state file)."""
+
+    settings: SpikeSettings
+    tally: FailureTally = None
+    spikes_raised: set[str] = field(default_factory=set)
+    offenders_raised: dict[str, str] = field(default_factory=dict)  # host|ip -> ISO time of the alert
+    newest: datetime | None = None                                   # the latest failure time seen
+    open_windows: dict[str, datetime] = field(default_factory=dict)  # host -> start of its filling window
+
+    def __post_init__(self) -> None:
+        if self.tally is None:
+            self.tally = FailureTally(self.settings)
+
+    def add(self, failure: Failure) -> list[dict]:
+        """Fold in one failure: alerts for the windows its time closes, and for an address it tips over."""
+        window = self.settings.window
+        start = failure.timestamp - (failure.timestamp - datetime(1970, 1, 1, tzinfo=timezone.utc)) % window
+        alerts = []
+        if self.open_windows.get(failure.host) != start:  # a new window: the ones before it are closed
+            alerts = self.closed(start)
+            self.open_windows[failure.host] = start
+        if self.newest is None or failure.timestamp > self.newest:
+            self.newest = failure.timestamp
+        self.tally.add(failure)
+        if failure.client_ip:
+            source = self.tally.sources[failure.host].payloads.get(failure.client_ip)
+            key = f"{failure.host}|{failure.client_ip}"
+            last = self.offenders_raised.get(key)
+            fresh = last is None or failure.timestamp - datetime.fromisoformat(last) > self.settings.baseline
+            if source is not None and source.most_in_window >= self.settings.per_ip and fresh:
+                self.offenders_raised[key] = failure.timestamp.isoformat()
+                alerts.append({"alert": "offender", "host": failure.host, "client_ip": failure.client_ip,
+                               "failures_in_window": source.most_in_window, "time": failure.timestamp.isoformat()})
+        return alerts
+
+    def closed(self, now: datetime) -> list[dict]:
+        """Alerts for spikes in the windows that ended by `now`."""
+        alerts = []
+        found = find_spikes(self.tally, closed_before=now)
+        for spike in found.spikes:
+            key = f"{spike.host}|{spike.start.isoformat()}"
+            if key not in self.spikes_raised:
+                self.spikes_raised.add(key)
+                alerts.append({"alert": "spike", **spike.record()})
+        self._forget_before(now - self.settings.baseline - 2 * self.settings.window)
+        return alerts
+
+    def _forget_before(self, moment: datetime) -> None:
+        for windows in self.tally.windows.values():
+            for start in [s for s in windows if s < moment]:
+                del windows[start]
+
+    def state(self) -> dict:
+        return {"windows": {host: {s.isoformat(): w.count for s, w in windows.items()}
+                            for host, windows in self.tally.windows.items()},
+                "spikes_raised": sorted(self.spikes_raised), "offenders_raised": self.offenders_raised}
+
+    def restore(self, saved: dict) -> None:
+        for host, windows in saved.get("windows", {}).items():
+            for start, count in windows.items():
+                self.tally.windows[host][datetime.fromisoformat(start)] = WindowStats(count=count)
+        self.spikes_raised = set(saved.get("spikes_raised", []))
+        self.offenders_raised = dict(saved.get("offenders_raised", {}))
+
+
+def format_alert(alert: dict, format: str) -> str:
+    if format == "json":
+        return json.dumps(alert, ensure_ascii=False)
+    if alert["alert"] == "spike":
+        top = ", ".join(f"{ip} ({n})" for ip, n in alert["top_ips"][:3]) or "-"
+        return (f"SPIKE {alert['shape']} on {sanitize(alert['host'])}: {alert['start']} .. {alert['end']}, "
+                f"{alert['failures']} failures (baseline {alert['baseline']}), top {top}")
+    return (f"OFFENDER {alert['client_ip']} on {sanitize(alert['host'])}: {alert['failures_in_window']} failures "
+            f"within one window, at {alert['time']}")
+
+
+class Watcher:
+    """The loop: read new lines, parse, alert, save state; until SIGINT or SIGTERM."""
+
+    def __init__(self, path: str, options: ReadOptions, classifier: Classifier, settings: SpikeSettings,
+                 emit: Callable[[dict], None], state_path: Path | None, poll: float):
+        self.path, self.options, self.classifier, self.emit = path, options, classifier, emit
+        self.state_path, self.poll = state_path, poll
+        self.alerts = Alerts(settings)
+        self.follower = Follower(path) if path != STDIN else None
+        self.stopping = False
+        saved = self._load()
+        if saved:
+            self.alerts.restore(saved)
+            if self.follower is not None and saved.get("file", {}).get("path") == path:
+                self.follower.offset = saved["file"]["offset"]
+                self.follower.identity = tuple(saved["file"]["identity"])
+        self.handler = _LineHandler(Source(path), options, ParseStats())
+
+    def _load(self) -> dict | None:
+        if self.state_path is None or not self.state_path.exists():
+            return None
+        try:
+            saved = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise MaillogError(f"{self.state_path}: cannot read the state file ({exc}); move it away to "
+                               f"start afresh") from None
+        if saved.get("version") != STATE_VERSION:
+            raise MaillogError(f"{self.state_path}: not a maillog watch state file (version {saved.get('version')})")
+        return saved
+
+    def save(self) -> None:
+        if self.state_path is None:
+            return
+        state = {"version": STATE_VERSION, **self.alerts.state()}
+        if self.follower is not None and self.follower.identity is not None:
+            state["file"] = {"path": self.path, "offset": self.follower.offset,
+                             "identity": list(self.follower.identity)}
+        with atomic_text_file(self.state_path) as handle:
+            json.dump(state, handle)
+
+    def stop(self, *_signal) -> None:
+        self.stopping = True
+
+    def feed(self, line: str) -> None:
+        if line.startswith("{") and '"MESSAGE"' in line:
+            line = _journal_line(line) or line
+        self.handler.lines += 1
+        for event in self.handler.handle(line, self.handler.lines):
+            if is_failure(event, self.classifier):
+                failure = Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username)
+                for alert in self.alerts.add(failure):
+                    self.emit(alert)
+
+    def run(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.stop)
+        if self.follower is not None:
+            self.follower.open(at_end=True)
+        self.save()  # at once: the position a new watch starts from is remembered, and callers see we are up
+        last_save = time.monotonic()
+        try:
+            while not self.stopping:
+                lines = self._read_stdin() if self.follower is None else self.follower.read()
+                if lines is None:  # stdin ended
+                    break
+                for line in lines:
+                    self.feed(line)
+                self._close_by_clock()
+                if time.monotonic() - last_save > 5:
+                    self.save()
+                    last_save = time.monotonic()
+                if not lines:
+                    time.sleep(self.poll)  # idle: no busy loop
+        finally:
+            self.save()
+
+    def _close_by_clock(self) -> None:
+        """On a live log, a window also closes when the clock passes its end (plus a window of grace for
+        late lines); a log replayed from the past closes its windows by its own times only."""
+        now = datetime.now(timezone.utc)
+        settings = self.alerts.settings
+        newest = self.alerts.newest
+        if newest is not None and now - newest < settings.baseline:
+            for alert in self.alerts.closed(now - settings.window):
+                self.emit(alert)
+
+    def _read_stdin(self) -> list[str] | None:
+        ready, _, _ = select.select([sys.stdin], [], [], self.poll)
+        if not ready:
+            return []
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        return [line.rstrip("\n")]
+
+
+def check_watchable(path: str) -> None:
+    if path != STDIN and not os.path.exists(path) and not os.path.isdir(os.path.dirname(path) or "."):
+        raise InputError(f"{path}: neither the file nor its directory exists")
+    if path != STDIN and os.path.isdir(path):
+        raise InputError(f"{path}: is a directory; watch one log file")
+
