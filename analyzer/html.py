@@ -108,7 +108,7 @@ def daily_chart(days: dict[str, dict[str, int]], words: dict) -> str:
 
 def codes_chart(series: dict[str, dict[str, int]], dates: list[str], words: dict) -> str:
     """A line per top code across the days, each with its own marker shape and its name at the line end."""
-    width, height, left, right, bottom, top = 900, 320, 60, 220, 40, 20
+    width, height, left, right, bottom, top = 900, 320, 60, 300, 40, 20
     if not series or not dates:
         return f"<p>{_e(words['none'])}</p>"
     peak = max(max(v.values(), default=0) for v in series.values()) or 1
@@ -119,6 +119,8 @@ def codes_chart(series: dict[str, dict[str, int]], dates: list[str], words: dict
     for index, date in enumerate(dates):
         parts.append(f'<text x="{left + index * step:.1f}" y="{height - bottom + 16}" font-size="12" '
                      f'text-anchor="middle">{_e(date)}</text>')
+    label_ys = _spread([height - bottom - counts.get(dates[-1], 0) * scale for counts in series.values()], 15,
+                       top, height - bottom)
     for number, (label, counts) in enumerate(series.items()):
         points = [(left + i * step, height - bottom - counts.get(d, 0) * scale) for i, d in enumerate(dates)]
         parts.append('<polyline fill="none" stroke="#333" stroke-width="1.5" stroke-dasharray="'
@@ -127,9 +129,26 @@ def codes_chart(series: dict[str, dict[str, int]], dates: list[str], words: dict
         for (x, y), date in zip(points, dates):
             parts.append(_marker(MARKERS[number % len(MARKERS)], x, y, f"{label} {date}: {counts.get(date, 0)}"))
         x, y = points[-1]
-        parts.append(f'<text x="{x + 10:.1f}" y="{y + 4:.1f}" font-size="12">{_e(label)}</text>')
+        label_y = label_ys[number]
+        parts.append(f'<line x1="{x + 4:.1f}" y1="{y:.1f}" x2="{x + 12:.1f}" y2="{label_y:.1f}" stroke="#999"/>')
+        parts.append(_marker(MARKERS[number % len(MARKERS)], x + 18, label_y, label))
+        parts.append(f'<text x="{x + 26:.1f}" y="{label_y + 4:.1f}" font-size="12">{_e(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _spread(positions: list[float], gap: float, low: float, high: float) -> list[float]:
+    """Label positions near the given ones, at least `gap` apart (line-end labels must not overlap)."""
+    order = sorted(range(len(positions)), key=lambda i: positions[i])
+    placed = [0.0] * len(positions)
+    last = low - gap
+    for index in order:
+        last = max(positions[index], last + gap)
+        placed[index] = last
+    overflow = last - high
+    if overflow > 0:
+        placed = [p - overflow for p in placed]
+    return placed
 
 
 def _marker(shape: str, x: float, y: float, title: str) -> str:
@@ -145,8 +164,8 @@ def _marker(shape: str, x: float, y: float, title: str) -> str:
     return f'<path d="M{x - 4:.1f},{y - 4:.1f} L{x + 4:.1f},{y + 4:.1f} M{x - 4:.1f},{y + 4:.1f} L{x + 4:.1f},{y - 4:.1f}" stroke="#333" stroke-width="2">{inner}</path>'
 
 
-def auth_chart(windows: list, words: dict) -> str:
-    """A bar per window; spike windows hatched red and labelled 'spike'."""
+def auth_chart(windows: list, spikes: list, words: dict) -> str:
+    """A bar per window; spike windows hatched red, each spike labelled with its failures."""
     width, height, left, bottom, top = 900, 260, 60, 40, 30
     if not windows:
         return f"<p>{_e(words['none'])}</p>"
@@ -155,6 +174,8 @@ def auth_chart(windows: list, words: dict) -> str:
     scale = (height - bottom - top) / peak
     parts = [f'<svg role="img" aria-label="{_e(words["auth"])}" viewBox="0 0 {width} {height}" '
              f'xmlns="http://www.w3.org/2000/svg">{_patterns()}']
+    spike_starts = {spike.start: spike for spike in spikes}
+    marks: list = []
     last_day = None
     for index, window in enumerate(windows):
         x = left + index * slot
@@ -164,9 +185,12 @@ def auth_chart(windows: list, words: dict) -> str:
             parts.append(f'<rect x="{x:.2f}" y="{height - bottom - h:.1f}" width="{max(slot * 0.9, 0.8):.2f}" '
                          f'height="{h:.1f}" fill="{fill}"><title>{_e(window.start.isoformat())}: '
                          f'{window.failures}</title></rect>')
-        if window.spike and (index == 0 or not windows[index - 1].spike):
-            parts.append(f'<text x="{x:.1f}" y="{height - bottom - h - 6:.1f}" font-size="12" fill="#c0392b" '
-                         f'class="spike-mark">{_e(words["spike"])} {window.failures}</text>')
+        spike = spike_starts.get(window.start)
+        if spike is not None:
+            lift = 14 * (len(marks) % 3)  # neighbouring spikes' labels on different lines
+            marks.append(window.start)
+            parts.append(f'<text x="{x:.1f}" y="{height - bottom - h - 6 - lift:.1f}" font-size="12" '
+                         f'fill="#c0392b" class="spike-mark">{_e(words["spike"])} {spike.failures}</text>')
         day = window.start.date().isoformat()
         if day != last_day:
             parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="11">{_e(day)}</text>')
@@ -198,7 +222,10 @@ def render(summary: Summary, found_spikes, catalogue: Catalogue, language: str, 
     for row in (failing or list(codes.itertuples()))[:5]:
         series[f"{row.reply_code} {row.enhanced_code} {row.name}"[:40]] = code_days[row.reply_code,
                                                                                    row.enhanced_code, row.entry_id]
-    host_windows = max(found_spikes.windows.values(), key=lambda ws: sum(w.failures for w in ws), default=[])
+    busiest = sorted(found_spikes.windows.items(), key=lambda item: -sum(w.failures for w in item[1]))[:4]
+    auth_charts = [f"<h3>{_e(words['host'])}: {_e(host)}</h3>"
+                   + auth_chart(windows, [s for s in found_spikes.spikes if s.host == host], words)
+                   for host, windows in busiest] or [f"<p>{_e(words['none'])}</p>"]
     code_rows = []
     for row in codes.itertuples():
         entry = catalogue.entries.get(row.entry_id)
@@ -215,7 +242,7 @@ def render(summary: Summary, found_spikes, catalogue: Catalogue, language: str, 
         f"<p>{_e(words['lines'])}: {stats.lines_read:,} &middot; {_e(words['events'])}: {stats.events:,}</p>",
         f"<h2>{_e(words['daily'])}</h2>", daily_chart(days, words),
         f"<h2>{_e(words['codes'])}</h2>", codes_chart(series, dates, words),
-        f"<h2>{_e(words['auth'])}</h2>", auth_chart(host_windows, words),
+        f"<h2>{_e(words['auth'])}</h2>", *auth_charts,
         f"<h2>{_e(words['spikes'])}</h2>",
         _table([words["host"], words["start"], words["end"], words["failures"], words["shape"], words["addresses"],
                 words["top"]],
