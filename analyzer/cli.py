@@ -262,7 +262,7 @@ def watch(path: Annotated[str, typer.Argument(help="The live log to follow, or -
           min_count: Annotated[int, typer.Option("--min-count", min=1, help="Fewest failures in a spike "
                                                  "window.")] = 10,
           per_ip: Annotated[int, typer.Option("--per-ip", min=1, help="Failures within one window that raise "
-                                              "an alert for the address.")] = 20,
+                                              "an alert for the address.")] = 5,
           poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between looks at the file when "
                                               "it is idle.")] = 0.5,
           mta: MtaOption = None, tz: TzOption = None, rules: RulesOption = None) -> None:

@@ -134,3 +134,34 @@ def test_follower_reads_across_rename_truncate_and_a_missing_file(tmp_path):
     assert follower.read() == []               # briefly missing: no error
     path.write_text("five\n", encoding="utf-8")
     assert follower.read() == ["five"]
+
+
+def test_journald_json_on_stdin(tmp_path):
+    records = []
+    for index in range(14):
+        moment = 1795600000 + (0 if index < 2 else 3600) + index * 5  # quiet, then a burst an hour later
+        records.append(json.dumps({
+            "__REALTIME_TIMESTAMP": str(moment * 1_000_000), "_HOSTNAME": "mx1",
+            "SYSLOG_IDENTIFIER": "postfix/submission/smtpd", "_PID": "42",
+            "MESSAGE": "warning: unknown[203.0.113.8]: SASL LOGIN authentication failed: x, sasl_username=root"}))
+    done = subprocess.run([sys.executable, "-m", "analyzer", "watch", "-", "--poll", "0.05", "--format", "text",
+                           "--per-ip", "10"], input="\n".join(records) + "\n", capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [line for line in done.stdout.splitlines() if line.startswith("OFFENDER")]
+    assert "OFFENDER 203.0.113.8 on mx1: 10 failures within one window" in done.stdout
+
+
+def test_an_idle_watch_sleeps(tmp_path):
+    log = tmp_path / "mail.log"
+    log.write_text("", encoding="utf-8")
+    watch = _start_watch(log, tmp_path / "state.json")
+    _wait_for_state(tmp_path / "state.json")
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{watch.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    before = cpu_seconds()
+    time.sleep(2.0)
+    used = cpu_seconds() - before
+    _stop(watch)
+    assert used < 0.3, f"an idle watch used {used:.2f} s of CPU in 2 s"
