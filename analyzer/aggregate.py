@@ -170,11 +170,19 @@ class AuthSource:
 
     def merge(self, other: AuthSource) -> AuthSource:
         self.usernames.merge(other.usernames)
-        stamps = [s for s in (self.first_seen, other.first_seen) if s is not None]
-        self.first_seen = min(stamps) if stamps else None
-        stamps = [s for s in (self.last_seen, other.last_seen) if s is not None]
-        self.last_seen = max(stamps) if stamps else None
+        self.first_seen = earliest(self.first_seen, other.first_seen)
+        self.last_seen = latest(self.last_seen, other.last_seen)
         return self
+
+
+def earliest(*moments: datetime | None) -> datetime | None:
+    present = [m for m in moments if m is not None]
+    return min(present) if present else None
+
+
+def latest(*moments: datetime | None) -> datetime | None:
+    present = [m for m in moments if m is not None]
+    return max(present) if present else None
 
 
 def _merge_counters(mine: Counter, theirs: Counter) -> Counter:
@@ -249,9 +257,8 @@ class Summary:
             source = self.auth_sources.payload(event.client_ip, AuthSource)
             if source is not None:
                 source.usernames.add(event.sasl_username)
-                if stamp is not None:
-                    source.first_seen = stamp if source.first_seen is None else min(source.first_seen, stamp)
-                    source.last_seen = stamp if source.last_seen is None else max(source.last_seen, stamp)
+                source.first_seen = earliest(source.first_seen, stamp)
+                source.last_seen = latest(source.last_seen, stamp)
 
     def merge(self, other: Summary) -> None:
         """Fold in a summary of another part of the input (another file, another process)."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .aggregate import DistinctCounter, Summary, TopCounter
+from .aggregate import DistinctCounter, Summary, TopCounter, earliest, latest
 from .classify import Classifier
 from .errors import UsageError
 from .events import Event, Kind
@@ -188,8 +188,8 @@ class SourceState:
 
     def add(self, failure: Failure, settings: SpikeSettings) -> None:
         moment = failure.timestamp
-        self.first_seen = moment if self.first_seen is None else min(self.first_seen, moment)
-        self.last_seen = moment if self.last_seen is None else max(self.last_seen, moment)
+        self.first_seen = earliest(self.first_seen, moment)
+        self.last_seen = latest(self.last_seen, moment)
         self.usernames.add(failure.username)
         if len(self.head) < 2 * settings.per_ip:
             self.head.append(moment)
@@ -216,10 +216,8 @@ class SourceState:
         self.head = (head + other.head)[:cap]
         self.most_in_window = max(self.most_in_window, most)
         self.usernames.merge(other.usernames)
-        stamps = [s for s in (self.first_seen, other.first_seen) if s is not None]
-        self.first_seen = min(stamps) if stamps else None
-        stamps = [s for s in (self.last_seen, other.last_seen) if s is not None]
-        self.last_seen = max(stamps) if stamps else None
+        self.first_seen = earliest(self.first_seen, other.first_seen)
+        self.last_seen = latest(self.last_seen, other.last_seen)
         return self
 
 
