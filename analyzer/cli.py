@@ -11,9 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import html, output, parallel, report, spikes
+from . import html, output, parallel, render, report, spikes
 from . import watch as watcher_module
-from .aggregate import summarise
 from .catalogue import load_catalogue
 from .classify import Classifier
 from .errors import MaillogError, UsageError
@@ -21,7 +20,7 @@ from .events import ParseStats
 from .explain import check_language
 from .explain import compare as compare_codes
 from .explain import explain as explain_codes
-from .reader import ReadOptions, read_events
+from .reader import ReadOptions
 from .sources import Source, expand_inputs
 from .timestamps import parse_time_bound, resolve_timezone
 
@@ -136,7 +135,7 @@ def analyze(inputs: Inputs, mta: MtaOption = None, tz: TzOption = None, year: Ye
             (summary, tally), counts = _collect(sources, options, "analysis", rules, jobs, engine, scheduler,
                                                 spikes.SpikeSettings())
         colour = format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        text = output.format_analysis(summary, counts, catalogue, language, top, format, spikes.find_spikes(tally),
+        text = render.format_analysis(summary, counts, catalogue, language, top, format, spikes.find_spikes(tally),
                                       colour)
     except MaillogError as error:
         raise _fail(error) from None
@@ -241,7 +240,7 @@ def spikes_command(inputs: Inputs,
             load_catalogue(rules)
             tally, counts = _collect(sources, options, "failures", rules, jobs, engine, scheduler, settings)
         found = spikes.find_spikes(tally)
-        text = output.format_spikes(found, format, ips_only)
+        text = render.format_spikes(found, format, ips_only)
     except MaillogError as error:
         raise _fail(error) from None
     if text:

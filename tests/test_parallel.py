@@ -9,7 +9,7 @@ import pytest
 
 from analyzer import blockscan, parallel, report
 from analyzer.catalogue import load_catalogue
-from analyzer.output import format_spikes
+from analyzer.render import format_spikes
 from analyzer.reader import ReadOptions
 from analyzer.sources import expand_inputs
 from analyzer.spikes import SpikeSettings, find_spikes

@@ -10,8 +10,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from analyzer.watch import Follower
 
 WRITER = textwrap.dedent('''
