@@ -26,7 +26,10 @@ class Direction(str, enum.Enum):
     LOCAL = "local"        # local delivery or submission
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets its 23 fields through object.__setattr__, which made building an
+# Event 2.7 us instead of 0.55 us, on the path every event line takes. Nothing assigns to an Event once
+# it is built; treat it as immutable.
+@dataclass(slots=True)
 class Event:
     """Whatever one log line tells about one SMTP outcome; every field is optional."""
 

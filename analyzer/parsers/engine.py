@@ -126,9 +126,7 @@ class MtaParser:
         return found
 
     def match(self, service: str, message: str) -> tuple[LinePattern, regex.Match] | Unrecognised | None:
-        """The first pattern matching the message; UNRECOGNISED; or None for a quiet line.
-
-        """
+        """The first pattern matching the message; UNRECOGNISED; or None for a quiet line."""
         hinted = False
         for pattern in self.candidates(service):
             for literal in pattern.contains:
