@@ -19,8 +19,9 @@ if not PATTERNS_DIR.is_dir():  # installed as a wheel: the data files travel ins
     PATTERNS_DIR = Path(__file__).resolve().parent / "patterns"
 
 # Groups a line pattern may capture besides Event fields: `status` is a word mapped to a kind,
-# `dsn` the enhanced code of a delivery line, `mailer` the Sendmail delivery agent.
-HELPER_GROUPS = frozenset({"status", "dsn", "mailer"})
+# `dsn` the enhanced code of a delivery line, `mailer` the Sendmail delivery agent, `reply` the reply
+# Sendmail 8.17 logs beside stat=.
+HELPER_GROUPS = frozenset({"status", "dsn", "mailer", "reply"})
 # Event fields the pipeline fills from the line header, never from a pattern.
 HEADER_FIELDS = frozenset({"timestamp", "host", "mta", "program", "pid", "kind", "direction",
                            "code_inferred", "file", "line_no"})

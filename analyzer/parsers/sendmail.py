@@ -40,7 +40,13 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
         return [fields]
     stat = fields.get("reply_text")
     fields["kind"] = _delivery_kind(stat, fields.get("enhanced_code"))
-    if stat is not None:
+    logged_reply = fields.pop("reply", None)
+    if logged_reply is not None:  # Sendmail 8.17: "reply=550 5.1.1 User unknown" before stat=
+        code, enhanced, text, _command, _host, _ip = split_reply(logged_reply)
+        fields["reply_code"] = code
+        fields.setdefault("enhanced_code", enhanced)
+        fields["reply_text"] = text
+    elif stat is not None:
         # "Deferred: 451 4.3.5 text" and "Sent (text)": the remote reply, where there is one, follows.
         reply = stat.split(": ", 1)[1] if stat.startswith("Deferred: ") else stat
         code, enhanced, text, _command, _host, _ip = split_reply(reply)
