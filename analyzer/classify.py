@@ -6,7 +6,8 @@ Precedence, first hit wins:
 2. enhanced: the exact enhanced code (5.1.1);
 3. subject: the enhanced subject (X.7.YYY) of an unlisted detail number (5.7.40);
 4. basic: the basic reply code's primary entry (550);
-5. class: the enhanced class (5.XXX.YYY) of an enhanced code with an unknown subject (5.12.345);
+5. class: the enhanced class (5.XXX.YYY) of an enhanced code with an unknown subject (5.12.345), the
+   class of a basic code no RFC defines (435), or 250 for a success known only by its enhanced code;
 6. kind: for events without any code, the entry of what the event is (an auth failure, a protocol error).
 """
 from __future__ import annotations
@@ -96,16 +97,22 @@ class Classifier:
             if rule:
                 entry, detail = rule
                 return Classification(entry.id, entry.category, permanent, "text", detail)
+        # A success known only by its enhanced code (Sendmail and local Postfix deliveries log just
+        # dsn=2.0.0) is explained by the basic success code, 250, as a class match.
+        implied = "250" if not reply_code and enhanced_code and enhanced_code.startswith("2.") else None
+        basic = reply_code or implied
         order = []
-        if enhanced_code and not _basic_says_more(catalogue, reply_code, enhanced_code):
+        if enhanced_code and not _basic_says_more(catalogue, basic, enhanced_code):
             order.append(enhanced_code)
-        if reply_code:
-            order.append(reply_code)
+        if basic:
+            order.append(basic)
         best = None
         for code in order:
             found = catalogue.by_code(code)
+            if found and code == implied:
+                found = (found[0], "class")
             # A class-only match for the enhanced code is weaker than the basic code's own entry.
-            if found and (found[1] != "class" or not reply_code):
+            if found and (found[1] != "class" or not basic):
                 best = found
                 break
             best = best or found
