@@ -28,14 +28,24 @@ BLOCK_BYTES = 4 << 20
 # The same headers split_header() accepts, by MTA, for lines that reach no parser.
 _STAMP = r"(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,9})? |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S{0,20} )"
 _DAEMONS = "|".join(sorted(POSTFIX_DAEMONS))
-QUIET_HEADERS = {
-    "postfix": rf"^{_STAMP}\S{{1,255}} (?i:postfix[^\s\[\]:]*/[^\s\[\]:]*|[^\s\[\]:]*/(?:{_DAEMONS}))"
-               rf"(?:\[\d{{1,10}}\])?: ",
-    "sendmail": rf"^{_STAMP}\S{{1,255}} (?i:sendmail|sm-[^\s\[\]:]*)(?:\[\d{{1,10}}\])?: ",
-    "exim": rf"^(?:{_STAMP}\S{{1,255}} (?i:exim[^\s\[\]:]*)(?:\[\d{{1,10}}\])?: |\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d)",
+_PROGRAMS = {
+    "postfix": rf"(?i:postfix[^\s\[\]:]*/[^\s\[\]:]*|[^\s\[\]:]*/(?:{_DAEMONS}))",
+    "sendmail": r"(?i:sendmail|sm-[^\s\[\]:]*)",
+    "exim": r"(?i:exim[^\s\[\]:]*)",
 }
+ANY_PROGRAM = r"[^\s\[\]:]{1,128}"
+
+
+def _header(program: str) -> str:
+    """A syslog header naming `program`: RFC 3164 or 3339 (optionally after <PRI>), or RFC 5424."""
+    return (rf"^(?:(?:<\d{{1,3}}>)?{_STAMP}\S{{1,255}} {program}(?:\[\d{{1,10}}\])?: "
+            rf"|<\d{{1,3}}>1 \S{{1,64}} \S{{1,255}} {program} \S{{1,128}} \S{{1,32}} (?:-|\[))")
+
+
+QUIET_HEADERS = {mta: _header(program) for mta, program in _PROGRAMS.items()}
+QUIET_HEADERS["exim"] = QUIET_HEADERS["exim"] + r"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 # With --mta, every line with a header goes to that MTA, whatever its program.
-ANY_HEADER = rf"^(?:{_STAMP}\S{{1,255}} [^\s\[\]:]{{1,128}}(?:\[\d{{1,10}}\])?: |\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d)"
+ANY_HEADER = _header(ANY_PROGRAM) + r"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 
 
 def available() -> bool:

@@ -66,7 +66,10 @@ def test_awkward_bytes_forced_mta_and_a_block_boundary(tmp_path, monkeypatch):
               "<x@example.com>: Relay access denied; from=<a@example.net> to=<x@example.com> proto=ESMTP helo=<h>")
     quiet = "Nov 27 10:00:02 mx1 postfix/qmgr[9]: 4F2A1C0899: removed"
     other = "Nov 27 10:00:03 mx1 dovecot[77]: imap-login: Login: user=<bob>"
-    body = "\n".join([reject, quiet, other, "garbage", "x" * 70000, quiet + "\r", reject + "\r"] * 40)
+    rfc5424 = ["<22>1 2026-11-27T10:00:04Z mx1 postfix/qmgr 9 - - 4F2A1C0899: removed",
+               "<22>1 2026-11-27T10:00:05Z mx1 sm-mta 9 - [x y=\"1\"] 4ASA00hK004567: from=<a@example.net>, size=1",
+               "<30>1 2026-11-27T10:00:06Z mx1 dovecot 9 - - imap-login: Login", "<22>" + quiet, "<22>1 junk"]
+    body = "\n".join([reject, quiet, other, "garbage", "x" * 70000, quiet + "\r", reject + "\r", *rfc5424] * 40)
     (tmp_path / "mixed.log").write_text(body, encoding="utf-8")
     (tmp_path / "bad.log").write_bytes(body.encode() + b"\n\xff\xfe\x00 bad bytes\n" + quiet.encode())
     _assert_same([str(tmp_path / "mixed.log"), str(tmp_path / "bad.log")])

@@ -54,6 +54,13 @@ def split_header(line: str) -> Header | None:
     if len(line) < 20:
         return None
     first = line[0]
+    if first == "<":  # a syslog priority: "<22>Nov 28 ..." (RFC 3164 as sent) or "<22>1 2026-..." (RFC 5424)
+        close = line.find(">", 1, 5)
+        if close < 2 or not line[1:close].isdigit():
+            return None
+        if line[close + 1:close + 3] == "1 ":
+            return _split_rfc5424(line[close + 3:])
+        return split_header(line[close + 1:])
     if first.isdigit():
         if line[10] == " ":
             found = EXIM_HEADER_RE.match(line)
@@ -86,6 +93,23 @@ def split_header(line: str) -> Header | None:
             return None
         tag = tag[:bracket]
     return Header(line[:stamp_end], line[stamp_end + 1:host_end], tag, pid, line[tag_end + 2:])
+
+
+# RFC 5424 after "<PRI>1 ": TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG ("-" = none).
+RFC5424_RE = re.compile(r"(?P<ts>\S{1,64}) (?P<host>\S{1,255}) (?P<app>\S{1,48}) (?P<procid>\S{1,128}) \S{1,32} "
+                        r"(?:-|(?:\[(?:[^\]\\]|\\.){0,4096}\])+)(?: |$)")
+
+
+def _split_rfc5424(rest: str) -> Header | None:
+    found = RFC5424_RE.match(rest)
+    if found is None or found.group("app") == "-":
+        return None
+    procid = found.group("procid")
+    message = rest[found.end():]
+    if message.startswith("\ufeff"):  # the BOM that marks a UTF-8 message
+        message = message[1:]
+    return Header(found.group("ts"), found.group("host"), found.group("app"), procid if procid.isdigit() else None,
+                  message)
 
 
 _PROGRAMS: dict[str, tuple[str, str] | None] = {}
