@@ -107,3 +107,19 @@ def test_every_command_has_help_with_an_example():
                     "classify-line"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Example: maillog" in result.stdout, command
+
+
+def test_the_library_api_is_what_the_readme_shows(tmp_path):
+    import analyzer
+    path = tmp_path / "mail.log"
+    path.write_text(LINE, encoding="utf-8")
+    catalogue = analyzer.load_catalogue()
+    events = analyzer.read_events(analyzer.expand_inputs([str(path)]), analyzer.ReadOptions())
+    summary = analyzer.summarise(events, analyzer.Classifier(catalogue))
+    table = analyzer.daily_report(summary, catalogue)
+    assert table["entry_id"].tolist() == ["relay-access-denied"] and table["count"].tolist() == [1]
+    assert analyzer.detect_mta(LINE) == "postfix"
+    assert analyzer.detect_mta("2026-11-28 10:00:00 1tZy4k-000000005Xb-00A1 Completed") == "exim"
+    assert analyzer.detect_mta("Nov 28 10:00:00 mx1 sm-mta[1]: 4ASA00hK004567: done") == "sendmail"
+    assert analyzer.detect_mta("Nov 28 10:00:00 mx1 dovecot[1]: imap-login: Login") is None
+    assert set(analyzer.__all__) <= set(dir(analyzer))
