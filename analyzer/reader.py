@@ -113,7 +113,7 @@ def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
             yield event
 
 
-class _LineHandler:
+class LineHandler:
     """Everything the reading of one input keeps between lines; `handle` is the per-line path."""
 
     def __init__(self, source: Source, options: ReadOptions, stats: ParseStats):
@@ -187,7 +187,7 @@ NO_EVENTS: list[Event] = []
 
 
 def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:
-    handler = _LineHandler(source, options, stats)
+    handler = LineHandler(source, options, stats)
     try:
         if source.end is None and (options.engine == "line" or not blockscan.available()
                                    or looks_like_journal(source)):
@@ -198,7 +198,7 @@ def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Ite
         handler.close()
 
 
-def _read_by_line(source: Source, handler: _LineHandler, progress=None) -> Iterator[Event]:
+def _read_by_line(source: Source, handler: LineHandler, progress=None) -> Iterator[Event]:
     handle = handler.handle
     line_no = 0
     size = 0
@@ -214,7 +214,7 @@ def _read_by_line(source: Source, handler: _LineHandler, progress=None) -> Itera
             yield from found
 
 
-def _read_by_block(source: Source, handler: _LineHandler, options: ReadOptions) -> Iterator[Event]:
+def _read_by_block(source: Source, handler: LineHandler, options: ReadOptions) -> Iterator[Event]:
     handle = handler.handle
     tally = handler.tally
     size = 0

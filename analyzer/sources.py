@@ -156,7 +156,7 @@ def _open_url(url: str):
         raise InputError(f"{url}: cannot open: {exc}") from None
 
 
-def _journal_line(text: str) -> str | None:
+def journal_line(text: str) -> str | None:
     """A journalctl -o json record as a syslog-shaped line (RFC 3339 UTC timestamp)."""
     try:
         record = json.loads(text)
@@ -195,7 +195,7 @@ def read_lines(source: Source, problems: list[str]) -> Iterator[str]:
             if journal is None and line.strip():
                 journal = line.startswith("{") and '"MESSAGE"' in line
             if journal:
-                converted = _journal_line(line)
+                converted = journal_line(line)
                 yield converted if converted is not None else line
             else:
                 yield line

@@ -23,8 +23,8 @@ from .classify import Classifier
 from .errors import InputError, MaillogError
 from .events import ParseStats
 from .output import atomic_text_file, sanitize
-from .reader import ReadOptions, _LineHandler
-from .sources import STDIN, Source, _journal_line
+from .reader import ReadOptions, LineHandler
+from .sources import STDIN, Source, journal_line
 from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
 
 STATE_VERSION = 1
@@ -188,7 +188,7 @@ class Watcher:
             if self.follower is not None and saved.get("file", {}).get("path") == path:
                 self.follower.offset = saved["file"]["offset"]
                 self.follower.identity = tuple(saved["file"]["identity"])
-        self.handler = _LineHandler(Source(path), options, ParseStats())
+        self.handler = LineHandler(Source(path), options, ParseStats())
 
     def _load(self) -> dict | None:
         if self.state_path is None or not self.state_path.exists():
@@ -217,7 +217,7 @@ class Watcher:
 
     def feed(self, line: str) -> None:
         if line.startswith("{") and '"MESSAGE"' in line:
-            line = _journal_line(line) or line
+            line = journal_line(line) or line
         self.handler.lines += 1
         for event in self.handler.handle(line, self.handler.lines):
             if is_failure(event, self.classifier):
