@@ -23,7 +23,7 @@ from .classify import Classifier
 from .errors import InputError, MaillogError
 from .events import ParseStats
 from .output import atomic_text_file, sanitize
-from .reader import ReadOptions, LineHandler
+from .reader import LineHandler, ReadOptions
 from .sources import STDIN, Source, journal_line
 from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
 
