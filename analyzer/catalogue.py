@@ -105,6 +105,9 @@ class Catalogue:
                 self.text_rules.append((entry, pattern))
         # Provider rules are the most specific: they are tried before generic MTA wording.
         self.text_rules.sort(key=lambda rule: rule[0].family == "texts-mta")
+        # Whether any text rule is about a success (a user's rule may be): if none, 2xx replies skip them.
+        self.rules_for_success = any(code[0] == "2" for entry, _rule in self.text_rules
+                                     for code in entry.codes + entry.enhanced)
 
     def __len__(self) -> int:
         return len(self.entries)

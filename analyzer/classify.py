@@ -78,6 +78,9 @@ class Classifier:
 
     def __call__(self, event: Event) -> Classification:
         text = event.reply_text
+        code = event.reply_code or event.enhanced_code
+        if text and code and code[0] == "2" and not self.catalogue.rules_for_success:
+            text = None  # no text rule speaks of a success: its code explains it, and the key stays short
         key = (event.reply_code, event.enhanced_code, event.kind,
                UNIQUE_TOKEN_RE.sub("#", text) if text else None)
         found = self._cache.get(key)
