@@ -108,7 +108,7 @@ def test_durations():
 
 
 def test_spikes_command_on_the_sample_logs():
-    result = runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--format", "json"])
+    result = runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--tz", "UTC", "--format", "json"])
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     keys = ["start", "end", "failures", "baseline", "score", "distinct_ips", "top_ips", "top_usernames", "shape",
@@ -118,14 +118,14 @@ def test_spikes_command_on_the_sample_logs():
     assert ("mx1", "one_source") in shapes and ("mx1", "distributed") in shapes
     brute = next(s for s in data["spikes"] if s["top_ips"] and s["top_ips"][0][0] == "203.0.113.45")
     assert brute["start"] == "2026-11-26T14:00:00+00:00" and brute["failures"] == 162
-    text = runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026"]).stdout
+    text = runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--tz", "UTC"]).stdout
     assert "SPIKE one_source" in text and "! 2026-11-26T14:10" in text
 
 
 def test_spikes_exit_status_and_ips_only():
-    assert runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--fail-on-spike"]).exit_code == 1
-    result = runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--ips-only", "--per-ip", "20"])
+    assert runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--tz", "UTC", "--fail-on-spike"]).exit_code == 1
+    result = runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--tz", "UTC", "--ips-only", "--per-ip", "20"])
     assert result.exit_code == 0 and result.stdout.split() == ["203.0.113.45", "203.0.113.77"]
-    quiet = runner.invoke(app, ["spikes", str(SAMPLE_LOGS / "sendmail"), "--year", "2026", "--fail-on-spike"])
+    quiet = runner.invoke(app, ["spikes", str(SAMPLE_LOGS / "sendmail"), "--year", "2026", "--tz", "UTC", "--fail-on-spike"])
     assert quiet.exit_code == 0 and "No spikes found." in quiet.stdout
-    assert runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--window", "ten"]).exit_code == 2
+    assert runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--tz", "UTC", "--window", "ten"]).exit_code == 2
