@@ -163,3 +163,19 @@ def test_an_idle_watch_sleeps(tmp_path):
     used = cpu_seconds() - before
     _stop(watch)
     assert used < 0.3, f"an idle watch used {used:.2f} s of CPU in 2 s"
+
+
+def test_alerts_also_go_to_syslog(monkeypatch, capsys):
+    import syslog
+
+    from analyzer.cli import _alert_printer
+    sent = []
+    monkeypatch.setattr(syslog, "openlog", lambda *args: sent.append(("open", args)))
+    monkeypatch.setattr(syslog, "syslog", lambda priority, text: sent.append((priority, text)))
+    emit = _alert_printer("json", True)
+    emit({"alert": "offender", "host": "mx1", "client_ip": "192.0.2.7", "failures_in_window": 30,
+          "time": "2026-11-28T10:00:00+00:00"})
+    assert json.loads(capsys.readouterr().out)["client_ip"] == "192.0.2.7"
+    assert sent[0] == ("open", ("maillog", syslog.LOG_PID, syslog.LOG_MAIL))
+    assert sent[1] == (syslog.LOG_WARNING, "OFFENDER 192.0.2.7 on mx1: 30 failures within one window, at "
+                                           "2026-11-28T10:00:00+00:00")
