@@ -182,3 +182,23 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
             handle.write("half a report")
             raise OSError(28, "No space left on device")
     assert target.read_text(encoding="utf-8") == "old\n" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_runaway_pattern_on_a_long_line_is_counted_as_skipped(tmp_path, monkeypatch):
+    # A pattern file someone got wrong: nested quantifiers. The guard stops it and the line is counted.
+    from analyzer import parsers
+    from analyzer.events import ParseStats
+    from analyzer.parsers.engine import MtaParser
+    from analyzer.reader import ReadOptions, read_events
+    from analyzer.sources import expand_inputs
+    broken = tmp_path / "postfix.toml"
+    broken.write_text('mta = "postfix"\n[[pattern]]\nid = "postfix.runaway"\nservices = ["smtpd"]\n'
+                      'contains = "aaaa"\nregex = \'^(?:a+)+$\'\nkind = "rejected"\nnote = "a bad pattern"\n',
+                      encoding="utf-8")
+    monkeypatch.setitem(parsers.PARSERS, "postfix", MtaParser("postfix", path=broken))
+    log = tmp_path / "mail.log"
+    log.write_text("Nov 28 10:00:00 mx1 postfix/smtpd[1]: " + "a" * 5000 + "!\n", encoding="utf-8")
+    stats = ParseStats()
+    started = time.perf_counter()
+    assert list(read_events(expand_inputs([str(log)]), ReadOptions(engine="line"), stats)) == []
+    assert stats.by_outcome["regex-timeout"] == 1 and time.perf_counter() - started < 5

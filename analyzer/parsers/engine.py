@@ -16,8 +16,12 @@ import regex
 from ..events import Kind
 from ..patternfiles import PATTERNS_DIR, LinePattern, load_line_patterns
 
-# Line patterns are ours, written linear-time and tested on worst-case input; a per-match timeout
-# would cost more than the match itself on this hot path. Text rules (user files too) keep theirs.
+# Line patterns are written linear-time and tested on worst-case input. As a last guard, a message
+# longer than GUARDED_LENGTH is matched with the regex module's timeout (and the line is counted as
+# skipped, regex-timeout, when it runs out); shorter ones are not, because the timeout costs about 2 us a
+# call, more than most matches, and no pattern we ship can take long on a couple of KB.
+GUARDED_LENGTH = 2048
+REGEX_TIMEOUT_SECONDS = 0.05
 
 
 class Unrecognised:
@@ -126,7 +130,10 @@ class MtaParser:
         return found
 
     def match(self, service: str, message: str) -> tuple[LinePattern, regex.Match] | Unrecognised | None:
-        """The first pattern matching the message; UNRECOGNISED; or None for a quiet line."""
+        """The first pattern matching the message; UNRECOGNISED; or None for a quiet line.
+
+        Raises TimeoutError when a long message outlasts the guard (the caller counts the line).
+        """
         hinted = False
         for pattern in self.candidates(service):
             for literal in pattern.contains:
@@ -135,7 +142,10 @@ class MtaParser:
             else:
                 continue
             hinted = True
-            found = pattern.regex.match(message)
+            if len(message) > GUARDED_LENGTH:
+                found = pattern.regex.match(message, timeout=REGEX_TIMEOUT_SECONDS)
+            else:
+                found = pattern.regex.match(message)
             if found is not None:
                 return pattern, found
         if hinted or (("4." in message or "5." in message) and CODE_HINT_RE.search(message)):
