@@ -47,6 +47,13 @@ JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="
                                                    "the number of cores; large files are cut in byte ranges).")]
 EngineOption = Annotated[str, typer.Option("--engine", help="auto (blocks with pyarrow), line (line by line), or "
                                            "dask (on a Dask cluster, with --scheduler).")]
+# The spike detector's options, the same for `spikes` and `watch` (one algorithm, one set of parameters).
+WindowOption = Annotated[str, typer.Option("--window", help="Window length, e.g. 10m, 1h.")]
+BaselineOption = Annotated[str, typer.Option("--baseline", help="Trailing history for the baseline.")]
+ThresholdOption = Annotated[float, typer.Option("--threshold", help="Scaled MADs above the median for a spike.")]
+MinCountOption = Annotated[int, typer.Option("--min-count", min=1, help="Fewest failures in a spike window.")]
+PerIpOption = Annotated[int, typer.Option("--per-ip", min=1, help="Failures within one window that make an "
+                                          "address an offender.")]
 SchedulerOption = Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address for "
                                                         "--engine dask, e.g. tcp://10.0.0.5:8786.")]
 
@@ -200,6 +207,12 @@ def _collect(sources: list[Source], options: ReadOptions, mode: str, rules: list
                             options.progress, options.unparsed, out)
 
 
+def _spike_settings(window: str, baseline: str, threshold: float, min_count: int,
+                    per_ip: int) -> spikes.SpikeSettings:
+    return spikes.SpikeSettings(window=spikes.parse_duration(window), baseline=spikes.parse_duration(baseline),
+                                threshold=threshold, min_count=min_count, per_ip=per_ip)
+
+
 def _refuse_overwriting_inputs(target: str, sources: list[Source]) -> None:
     if target == "-":
         return
@@ -211,15 +224,8 @@ def _refuse_overwriting_inputs(target: str, sources: list[Source]) -> None:
 
 @app.command("spikes")
 def spikes_command(inputs: Inputs,
-                   window: Annotated[str, typer.Option("--window", help="Window length, e.g. 10m, 1h.")] = "10m",
-                   baseline: Annotated[str, typer.Option("--baseline", help="Trailing history for the "
-                                                         "baseline.")] = "24h",
-                   threshold: Annotated[float, typer.Option("--threshold", help="Scaled MADs above the median "
-                                                            "for a spike.")] = 5.0,
-                   min_count: Annotated[int, typer.Option("--min-count", min=1, help="Fewest failures in a "
-                                                          "spike window.")] = 10,
-                   per_ip: Annotated[int, typer.Option("--per-ip", min=1, help="Failures within one window "
-                                                       "that make an address an offender.")] = 5,
+                   window: WindowOption = "10m", baseline: BaselineOption = "24h", threshold: ThresholdOption = 5.0,
+                   min_count: MinCountOption = 10, per_ip: PerIpOption = 5,
                    format: Annotated[str, typer.Option("--format", "-f", help="text, csv or json.")] = "text",
                    ips_only: Annotated[bool, typer.Option("--ips-only", help="Print only offender addresses, "
                                                           "one per line (for a blocklist).")] = False,
@@ -233,9 +239,7 @@ def spikes_command(inputs: Inputs,
     Example: maillog spikes /var/log/mail.log --window 10m --per-ip 20 --fail-on-spike
     """
     try:
-        settings = spikes.SpikeSettings(window=spikes.parse_duration(window),
-                                        baseline=spikes.parse_duration(baseline), threshold=threshold,
-                                        min_count=min_count, per_ip=per_ip)
+        settings = _spike_settings(window, baseline, threshold, min_count, per_ip)
         with _reading(inputs, mta, tz, year, since, until, None, engine) as (sources, options):
             load_catalogue(rules)
             tally, counts = _collect(sources, options, "failures", rules, jobs, engine, scheduler, settings)
@@ -255,13 +259,8 @@ def watch(path: Annotated[str, typer.Argument(help="The live log to follow, or -
           format: Annotated[str, typer.Option("--format", "-f", help="json (one object per alert) or text.")] = "json",
           to_syslog: Annotated[bool, typer.Option("--syslog", help="Also send each alert to syslog (mail, "
                                                   "warning).")] = False,
-          window: Annotated[str, typer.Option("--window", help="Window length.")] = "10m",
-          baseline: Annotated[str, typer.Option("--baseline", help="Trailing history for the baseline.")] = "24h",
-          threshold: Annotated[float, typer.Option("--threshold", help="Spreads above the median.")] = 5.0,
-          min_count: Annotated[int, typer.Option("--min-count", min=1, help="Fewest failures in a spike "
-                                                 "window.")] = 10,
-          per_ip: Annotated[int, typer.Option("--per-ip", min=1, help="Failures within one window that raise "
-                                              "an alert for the address.")] = 5,
+          window: WindowOption = "10m", baseline: BaselineOption = "24h", threshold: ThresholdOption = 5.0,
+          min_count: MinCountOption = 10, per_ip: PerIpOption = 5,
           poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between looks at the file when "
                                               "it is idle.")] = 0.5,
           mta: MtaOption = None, tz: TzOption = None, rules: RulesOption = None) -> None:
@@ -274,8 +273,7 @@ def watch(path: Annotated[str, typer.Argument(help="The live log to follow, or -
         if format not in ("json", "text"):
             raise UsageError(f"unknown format {format!r}; choose json or text")
         watcher_module.check_watchable(path)
-        settings = spikes.SpikeSettings(window=spikes.parse_duration(window), baseline=spikes.parse_duration(baseline),
-                                        threshold=threshold, min_count=min_count, per_ip=per_ip)
+        settings = _spike_settings(window, baseline, threshold, min_count, per_ip)
         options = ReadOptions(mta=mta, zone=resolve_timezone(tz), engine="line")
         emit = _alert_printer(format, to_syslog)
         watcher = watcher_module.Watcher(path, options, Classifier(load_catalogue(rules)), settings, emit, state,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import blockscan
-from .aggregate import Summary
+from .aggregate import Summary, summarise
 from .catalogue import load_catalogue
 from .classify import Classifier
 from .errors import UsageError
@@ -116,9 +116,7 @@ def run_unit(source: Source, job: Job, out=None) -> UnitResult:
     classifier = Classifier(load_catalogue([Path(r) for r in job.rules] or None))
     events = read_events([source], options, stats)
     if job.mode == "summary":
-        payload: object = Summary()
-        for event in events:
-            payload.add(event, classifier(event))
+        payload: object = summarise(events, classifier)
     elif job.mode == "analysis":
         payload = summarise_with_failures(events, classifier, job.spike_settings)
     elif job.mode == "failures":

@@ -15,7 +15,7 @@ from .errors import UsageError
 from .events import Event, LineOutcome, ParseStats
 from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, Header, identify_program, split_header
 from . import blockscan
-from .sources import MAX_LINE_CHARS, Source, looks_like_journal, open_binary, read_lines
+from .sources import MAX_LINE_CHARS, STDIN, Source, looks_like_journal, open_binary, read_lines
 from .timestamps import TimestampReader, resolve_timezone
 
 
@@ -67,28 +67,15 @@ class LineInspection:
 
 def inspect_line(line: str, mta: str | None = None, zone: TzInfo | None = None,
                  now: datetime | None = None) -> LineInspection:
-    """Parse one line alone, saying which pattern matched."""
-    header = split_header(line)
-    route = _route(header, mta) if header is not None else None
-    if route is None:
-        return LineInspection(LineOutcome.FOREIGN)
-    mta, service = route
-    try:
-        result = PARSERS[mta].parse(service, header.message)
-    except TimeoutError:
-        return LineInspection(LineOutcome.REGEX_TIMEOUT, mta, service)
-    if result is None:
-        return LineInspection(LineOutcome.NO_EVENT, mta, service)
-    if result is UNRECOGNISED:
-        return LineInspection(LineOutcome.UNRECOGNISED, mta, service)
-    found_events, pattern = result
+    """Parse one line alone, through the same handler as every other line, saying which pattern matched."""
     zone = zone or resolve_timezone(None)
-    clock = TimestampReader(zone, now or datetime.now(zone))
-    timestamp = clock.read(header.timestamp_text)
-    events = tuple(Event(timestamp=timestamp, host=header.host, mta=mta, program=header.program,
-                         pid=header.pid, line_no=1, **fields) for fields in found_events)
-    return LineInspection(LineOutcome.EVENT if events else LineOutcome.NO_EVENT, mta, service, pattern.id,
-                          events)
+    handler = LineHandler(Source(STDIN), ReadOptions(mta=mta, zone=zone, now=now or datetime.now(zone),
+                                                     engine="line"), ParseStats())
+    handler.name = None
+    events = tuple(handler.handle(line, 1))
+    ((line_mta, outcome),) = handler.tally
+    route, pattern = handler.last if line_mta is not None else ((None, None), None)
+    return LineInspection(outcome, route[0], route[1], pattern.id if pattern is not None else None, events)
 
 
 EVENT, NO_EVENT, UNRECOGNISED_LINE = LineOutcome.EVENT, LineOutcome.NO_EVENT, LineOutcome.UNRECOGNISED
@@ -126,6 +113,7 @@ class LineHandler:
         self.tally: dict[tuple[str | None, LineOutcome], int] = defaultdict(int)
         self.routes: dict[str | None, tuple[str, str] | None] = {}
         self.lines = self.undecodable = self.events = 0
+        self.last: tuple[tuple[str, str], object] | None = None  # (route, pattern) of the last MTA line
 
     def handle(self, line: str, line_no: int) -> list[Event]:
         tally = self.tally
@@ -148,6 +136,7 @@ class LineHandler:
             tally[None, FOREIGN] += 1
             return NO_EVENTS
         mta, service = route
+        self.last = (route, None)
         try:
             result = PARSERS[mta].parse(service, header.message)
         except TimeoutError:
@@ -162,6 +151,7 @@ class LineHandler:
                 self.unparsed.write(line + "\n")
             return NO_EVENTS
         found_events = result[0]
+        self.last = (route, result[1])
         if not found_events:
             tally[mta, NO_EVENT] += 1
             return NO_EVENTS

@@ -28,6 +28,8 @@ STDIN = "-"
 MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
 # mail.log.1, mail.log.2.gz, maillog-20261128, mainlog.1.bz2: the rotation suffix and its rank.
 ROTATION_RE = re.compile(r"^(?P<base>.+?)(?:[.-](?P<rank>\d{1,8}))?(?P<ext>\.(?:gz|bz2|xz|zst))?$")
+# What a truncated or corrupt (compressed) input raises while it is read.
+READ_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 # Lines longer than this are counted and skipped: no real MTA writes them, attackers do.
 MAX_LINE_CHARS = 65536
 
@@ -199,7 +201,7 @@ def read_lines(source: Source, problems: list[str]) -> Iterator[str]:
                 yield converted if converted is not None else line
             else:
                 yield line
-    except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+    except READ_ERRORS as exc:
         detail = str(exc) or type(exc).__name__
         problems.append(f"{source.name}: input cut short or corrupt ({detail}); the lines before were used")
     finally:
@@ -222,7 +224,7 @@ class _SafeReader:
         while wanted > 0 and not self.ended:
             try:
                 piece = self.stream.read(min(self.PIECE, wanted))
-            except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+            except READ_ERRORS as exc:
                 detail = str(exc) or type(exc).__name__
                 self.problems.append(f"{self.name}: input cut short or corrupt ({detail}); "
                                      f"the lines before were used")
@@ -254,7 +256,7 @@ def looks_like_journal(source: Source) -> bool:
     stream = _open_binary(source)
     try:
         head = stream.read(65536)
-    except (EOFError, OSError, zlib.error, lzma.LZMAError):
+    except READ_ERRORS:
         return False
     finally:
         stream.close()
