@@ -214,13 +214,13 @@ def format_spikes(report, format: str, ips_only: bool = False) -> str:
         writer.writerow(["record", "host", "start", "end", "failures", "baseline", "score", "distinct_ips",
                          "top_ips", "top_usernames", "shape", "client_ip", "max_in_window"])
         for spike in report.spikes:
-            writer.writerow(["spike", spike.host, spike.start.isoformat(), spike.end.isoformat(), spike.failures,
+            writer.writerow(["spike", neutralise_cell(spike.host), spike.start.isoformat(), spike.end.isoformat(), spike.failures,
                              round(spike.baseline, 2), round(spike.score, 2), spike.distinct_ips,
                              " ".join(f"{ip}:{n}" for ip, n in spike.top_ips),
                              neutralise_cell(" ".join(f"{u}:{n}" for u, n in spike.top_usernames)),
                              spike.shape, "", ""])
         for offender in report.offenders:
-            writer.writerow(["offender", offender.host, offender.first_seen.isoformat(),
+            writer.writerow(["offender", neutralise_cell(offender.host), offender.first_seen.isoformat(),
                              offender.last_seen.isoformat(), offender.failures, "", "", "", "", "", "",
                              offender.client_ip, offender.max_in_window])
         return buffer.getvalue()

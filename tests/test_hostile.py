@@ -202,3 +202,14 @@ def test_a_runaway_pattern_on_a_long_line_is_counted_as_skipped(tmp_path, monkey
     started = time.perf_counter()
     assert list(read_events(expand_inputs([str(log)]), ReadOptions(engine="line"), stats)) == []
     assert stats.by_outcome["regex-timeout"] == 1 and time.perf_counter() - started < 5
+
+
+def test_spike_csv_cells_from_the_log_are_inert():
+    from datetime import datetime, timedelta, timezone
+
+    from analyzer.render import format_spikes
+    from analyzer.spikes import Failure, SpikeSettings, find_spikes
+    start = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    failures = [Failure(start + timedelta(seconds=i), "=cmd|x", "192.0.2.9", "@evil") for i in range(20)]
+    text = format_spikes(find_spikes(failures, SpikeSettings(per_ip=5)), "csv")
+    assert "'=cmd|x" in text and ",=cmd" not in text
