@@ -214,8 +214,8 @@ def format_spikes(report, format: str, ips_only: bool = False) -> str:
         writer.writerow(["record", "host", "start", "end", "failures", "baseline", "score", "distinct_ips",
                          "top_ips", "top_usernames", "shape", "client_ip", "max_in_window"])
         for spike in report.spikes:
-            writer.writerow(["spike", neutralise_cell(spike.host), spike.start.isoformat(), spike.end.isoformat(), spike.failures,
-                             round(spike.baseline, 2), round(spike.score, 2), spike.distinct_ips,
+            writer.writerow(["spike", neutralise_cell(spike.host), spike.start.isoformat(), spike.end.isoformat(),
+                             spike.failures, round(spike.baseline, 2), round(spike.score, 2), spike.distinct_ips,
                              " ".join(f"{ip}:{n}" for ip, n in spike.top_ips),
                              neutralise_cell(" ".join(f"{u}:{n}" for u, n in spike.top_usernames)),
                              spike.shape, "", ""])
