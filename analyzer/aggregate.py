@@ -191,6 +191,10 @@ def _merge_counters(mine: Counter, theirs: Counter) -> Counter:
 
 
 NO_VALUE = "-"
+KIND_VALUES = {kind: kind.value for kind in Kind}
+FAILED_DELIVERIES = frozenset({Kind.BOUNCED, Kind.DEFERRED, Kind.EXPIRED})
+# Kinds with a section of their own beyond the counts: rejected clients, failing domains, auth sources.
+WATCHED_KINDS = FAILED_DELIVERIES | {Kind.REJECTED, Kind.AUTH_FAILURE}
 
 
 @dataclass(slots=True)
@@ -206,53 +210,69 @@ class Summary:
     failing_domains: TopCounter = field(default_factory=TopCounter)     # domain -> Counter(kind/entry)
     auth_sources: TopCounter = field(default_factory=TopCounter)        # ip -> AuthSource
     events: int = 0
+    # The date of the last event and its ISO text: events come in time order, so one day's text serves
+    # thousands of events.
+    _day: object = field(default=None, compare=False, repr=False)
+    _day_text: str = field(default="", compare=False, repr=False)
 
     def add(self, event: Event, found: Classification) -> None:
         self.events += 1
-        kind = event.kind.value if event.kind else NO_VALUE
+        event_kind = event.kind
+        kind = KIND_VALUES.get(event_kind, NO_VALUE)
         host = event.host or NO_VALUE
-        reply_code, enhanced_code = event.reply_code, event.enhanced_code
+        reply_code = event.reply_code or NO_VALUE
+        enhanced_code = event.enhanced_code or NO_VALUE
         entry_id = found.entry_id or NO_VALUE
         self.kinds[event.mta, host, kind] += 1
-        if reply_code or enhanced_code:
+        if event.reply_code or event.enhanced_code:
             self.coded_events += 1
-            self.codes[reply_code or NO_VALUE, enhanced_code or NO_VALUE, entry_id] += 1
+            self.codes[reply_code, enhanced_code, entry_id] += 1
             if found.matched_by == "text":
                 self.text_matched += 1
         stamp = event.timestamp
         if stamp is not None:
-            key = (stamp.date().isoformat(), host, event.mta, kind, reply_code or NO_VALUE,
-                   enhanced_code or NO_VALUE, entry_id)
+            day = stamp.date()
+            if day != self._day:
+                self._day, self._day_text = day, day.isoformat()
+            key = (self._day_text, host, event.mta, kind, reply_code, enhanced_code, entry_id)
             row = self.daily.get(key)
-            if row is None:
-                row = self.daily[key] = DailyRow(event.direction.value if event.direction else None,
-                                                  found.category, 0, stamp, stamp, event.reply_text)
-            row.count += 1
             text = event.reply_text
+            if row is None:
+                direction = event.direction
+                row = self.daily[key] = DailyRow(direction.value if direction else None, found.category, 0,
+                                                  stamp, stamp, text)
+            row.count += 1
             if stamp < row.first_seen:
                 row.first_seen = stamp
                 if text:  # the example is the earliest reply text the row has
                     row.example = text
             elif stamp > row.last_seen:
                 row.last_seen = stamp
-            if row.example is None and text:
+            if text and row.example is None:
                 row.example = text
-            row.clients.add(event.client_ip)
-            row.senders.add(event.sender)
-            row.recipients.add(event.recipient)
-        if event.kind is Kind.REJECTED and event.client_ip:
+            if event.client_ip is not None:
+                row.clients.add(event.client_ip)
+            if event.sender is not None:
+                row.senders.add(event.sender)
+            if event.recipient is not None:
+                row.recipients.add(event.recipient)
+        if event_kind in WATCHED_KINDS:
+            self._add_watched(event, event_kind, kind, entry_id, stamp)
+
+    def _add_watched(self, event: Event, event_kind: Kind, kind: str, entry_id: str, stamp) -> None:
+        if event_kind is Kind.REJECTED and event.client_ip:
             self.rejected_clients.add(event.client_ip)
             entries = self.rejected_clients.payload(event.client_ip, Counter)
             if entries is not None:
                 entries[entry_id] += 1
-        if event.kind in (Kind.BOUNCED, Kind.DEFERRED, Kind.EXPIRED) and event.recipient:
+        if event_kind in FAILED_DELIVERIES and event.recipient:
             domain = event.recipient.rsplit("@", 1)[-1].lower()
             self.failing_domains.add(domain)
             detail = self.failing_domains.payload(domain, Counter)
             if detail is not None:
                 detail["kind:" + kind] += 1
                 detail["entry:" + entry_id] += 1
-        if event.kind is Kind.AUTH_FAILURE and event.client_ip:
+        if event_kind is Kind.AUTH_FAILURE and event.client_ip:
             self.auth_sources.add(event.client_ip)
             source = self.auth_sources.payload(event.client_ip, AuthSource)
             if source is not None:

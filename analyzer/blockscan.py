@@ -24,7 +24,7 @@ except ImportError:  # the line path needs neither
 from .parsers import PARSERS, POSTFIX_DAEMONS
 from .parsers.engine import CODE_HINT_RE
 
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 8 << 20
 # The same headers split_header() accepts, by MTA, for lines that reach no parser.
 _STAMP = r"(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,9})? |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S{0,20} )"
 _DAEMONS = "|".join(sorted(POSTFIX_DAEMONS))
@@ -123,23 +123,27 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
         # Rare: decide line by line which lines are undecodable, and parse them all on the way.
         candidate_mask = pa.array(np.ones(count, dtype=bool))
     indices = pc.indices_nonzero(candidate_mask).to_numpy()
-    candidates = []
-    for index in indices.tolist():
-        raw = data[offsets[index]:offsets[index + 1] - 1]
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        text = raw.decode("utf-8", "replace")
-        candidates.append((line_no + index, text))
-    quiet_mask = pc.invert(candidate_mask)
+    starts = offsets[indices]
+    stops = offsets[indices + 1] - 1
+    # A CRLF line loses its CR, as the line path's universal newlines would drop it.
+    stops -= (stops > starts) & (buffer[stops - 1] == 13)
+    decode = bytes.decode
+    candidates = [(line_no + index, decode(data[start:stop], "utf-8", "replace"))
+                  for index, start, stop in zip(indices.tolist(), starts.tolist(), stops.tolist())]
     quiet: dict[str, int] = {}
     quiet_total = count - len(indices)
     if quiet_total:
-        claimed = 0
+        # Each header is searched only among the quiet lines no earlier header claimed, in the order
+        # identify_program() decides between MTAs, so that a line is counted once and as the line path would.
+        remaining = pc.filter(lines, pc.invert(candidate_mask))
         headers = QUIET_HEADERS.items() if forced is None else [(forced, ANY_HEADER)]
         for name, header in headers:
-            hits = pc.sum(pc.and_(quiet_mask, pc.match_substring_regex(lines, header))).as_py() or 0
+            if not len(remaining):
+                break
+            claimed = pc.match_substring_regex(remaining, header)
+            hits = pc.sum(claimed).as_py() or 0
             if hits:
                 quiet[name] = hits
-                claimed += hits
-        quiet[""] = quiet_total - claimed
+                remaining = pc.filter(remaining, pc.invert(claimed))
+        quiet[""] = len(remaining)
     return Block(line_no, count, len(data), candidates, quiet)

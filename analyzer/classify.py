@@ -33,6 +33,10 @@ UNIQUE_TOKEN_RE = re.compile(
     r"|(?<![\w.])\d+(?:\.\d+)?(?![\w.])"                            # a count, a size, a delay
     r"|\d{5,}")                                                      # long numbers anywhere
 CACHE_LIMIT = 200_000
+# Most reply texts recur verbatim (the same reject to the same sender); those skip the reduction, whose
+# regex costs more than the rest of classifying. Bounded in entries and in the length of texts it keeps.
+EXACT_CACHE_LIMIT = 50_000
+EXACT_TEXT_LIMIT = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +79,17 @@ class Classifier:
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
         self._cache: dict[tuple, Classification] = {}
+        self._exact: dict[tuple, Classification] = {}
 
     def __call__(self, event: Event) -> Classification:
         text = event.reply_text
         code = event.reply_code or event.enhanced_code
         if text and code and code[0] == "2" and not self.catalogue.rules_for_success:
             text = None  # no text rule speaks of a success: its code explains it, and the key stays short
+        exact_key = (event.reply_code, event.enhanced_code, event.kind, text)
+        found = self._exact.get(exact_key)
+        if found is not None:
+            return found
         key = (event.reply_code, event.enhanced_code, event.kind,
                UNIQUE_TOKEN_RE.sub("#", text) if text else None)
         found = self._cache.get(key)
@@ -89,6 +98,10 @@ class Classifier:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
             self._cache[key] = found
+        if text is None or len(text) <= EXACT_TEXT_LIMIT:
+            if len(self._exact) >= EXACT_CACHE_LIMIT:
+                self._exact.clear()
+            self._exact[exact_key] = found
         return found
 
     def _classify(self, reply_code: str | None, enhanced_code: str | None, kind: Kind | None,
