@@ -181,8 +181,11 @@ def report_command(inputs: Inputs,
                 if path is not None:
                     _refuse_overwriting_inputs(path, sources)
             catalogue = load_catalogue(rules)
-            (totals, tally), counts = _collect(sources, options, "analysis", rules, jobs, engine, scheduler,
-                                               spikes.SpikeSettings())
+            if page is None:  # the failure tally only feeds the HTML page's spike section
+                totals, counts = _collect(sources, options, "summary", rules, jobs, engine, scheduler)
+            else:
+                (totals, tally), counts = _collect(sources, options, "analysis", rules, jobs, engine, scheduler,
+                                                   spikes.SpikeSettings())
         if target is not None:
             table = report.daily_summary(totals) if summary else report.daily_report(totals, catalogue, language)
             if append and target != "-":

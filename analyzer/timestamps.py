@@ -58,6 +58,8 @@ class TimestampReader:
         self._last_month = 0
         self._last_text = ""
         self._last_value: datetime | None = None
+        self._day_text = ""                      # the "Mmm dd" of the last syslog stamp, and its (y, m, d)
+        self._day: tuple[int, int, int] = (0, 0, 0)
 
     def read(self, text: str) -> datetime | None:
         """The datetime for header text, or None when the text is not a valid time."""
@@ -84,18 +86,23 @@ class TimestampReader:
         return value
 
     def _read_syslog(self, text: str) -> datetime:
-        month = MONTHS[text[:3]]
-        day = int(text[4:6])
+        day_text = text[:6]
+        if day_text != self._day_text:
+            # The year (and its inference across New Year) changes only where the day does.
+            month = MONTHS[text[:3]]
+            day = int(text[4:6])
+            if self._year is None:
+                self._year = self.forced_year or self._first_year(month, day)
+            elif month < self._last_month - 6:
+                self._year += 1
+            year = self._year
+            if month > self._last_month + 6 and self._last_month:
+                year -= 1  # a straggler from December written after January lines
+            else:
+                self._last_month = month
+            self._day_text, self._day = day_text, (year, month, day)
+        year, month, day = self._day
         clock = text[7:]
-        if self._year is None:
-            self._year = self.forced_year or self._first_year(month, day)
-        elif month < self._last_month - 6:
-            self._year += 1
-        year = self._year
-        if month > self._last_month + 6 and self._last_month:
-            year -= 1  # a straggler from December written after January lines
-        else:
-            self._last_month = month
         hour, minute, second = int(clock[0:2]), int(clock[3:5]), int(clock[6:8])
         micro = int(clock[9:15].ljust(6, "0")) if len(clock) > 9 else 0
         return datetime(year, month, day, hour, minute, second, micro, tzinfo=self.zone)
