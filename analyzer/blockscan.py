@@ -24,7 +24,7 @@ except ImportError:  # the line path needs neither
 from .parsers import PARSERS, POSTFIX_DAEMONS
 from .parsers.engine import CODE_HINT_RE
 
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20
 # The same headers split_header() accepts, by MTA, for lines that reach no parser.
 _STAMP = r"(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,9})? |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S{0,20} )"
 _DAEMONS = "|".join(sorted(POSTFIX_DAEMONS))

@@ -35,7 +35,7 @@ UNIQUE_TOKEN_RE = re.compile(
 CACHE_LIMIT = 200_000
 # Most reply texts recur verbatim (the same reject to the same sender); those skip the reduction, whose
 # regex costs more than the rest of classifying. Bounded in entries and in the length of texts it keeps.
-EXACT_CACHE_LIMIT = 50_000
+EXACT_CACHE_LIMIT = 16_384
 EXACT_TEXT_LIMIT = 512
 
 
