@@ -14,12 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-try:
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-except ImportError:  # the line path needs neither
-    np = pa = pc = None
+# numpy and pyarrow are imported on first use (available()): commands that read no log (explain, the
+# pattern checks) start without them, and the line path needs neither.
+np = pa = pc = None
 
 from .parsers import PARSERS, POSTFIX_DAEMONS
 from .parsers.engine import CODE_HINT_RE
@@ -49,7 +46,16 @@ ANY_HEADER = _header(ANY_PROGRAM) + r"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 
 
 def available() -> bool:
-    return pa is not None
+    global np, pa, pc
+    if pc is None:
+        try:
+            import numpy
+            import pyarrow
+            import pyarrow.compute
+        except ImportError:
+            return False
+        np, pa, pc = numpy, pyarrow, pyarrow.compute
+    return True
 
 
 @dataclass(slots=True)
@@ -76,6 +82,8 @@ def _prefilter_pattern(forced: str | None) -> str:
 def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_no: int = 1,
          limit: int | None = None) -> Iterator[Block]:
     """Blocks of the stream (at most `limit` bytes of it), cut at line ends."""
+    if not available():
+        raise ImportError("the block engine needs numpy and pyarrow: pip install numpy pyarrow")
     prefilter = _prefilter_pattern(forced)
     carry = b""
     line_no = first_line_no

@@ -12,9 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
-
-import pandas as pd
+from typing import TYPE_CHECKING, TextIO
 
 from .catalogue import Catalogue
 from .classify import CLASSIFICATION_FIELDS, Classifier
@@ -23,6 +21,9 @@ from .events import EVENT_FIELDS, Event, LineOutcome, ParseStats, event_record
 from .reader import inspect_line
 from .report import neutralise_cell
 from .sources import Source, read_lines
+
+if TYPE_CHECKING:  # pandas is imported where a table is built: it is a fifth of the start-up of a
+    import pandas as pd  # command, and events, spikes, watch and explain build no table
 
 EVENT_FORMATS = ("jsonl", "csv")
 
@@ -172,6 +173,7 @@ def write_csv(frame: pd.DataFrame, target: str | Path) -> None:
 
 def read_existing_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     """A report written earlier (for --append); refused if its columns are not this report's."""
+    import pandas as pd
     try:
         existing = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import report
 from .aggregate import TOP_CAPACITY, Summary
@@ -18,12 +17,17 @@ from .events import LineOutcome, ParseStats
 from .output import format_stats, sanitize
 from .report import neutralise_cell
 
+if TYPE_CHECKING:  # pandas is imported where a table is built: it is a fifth of the start-up of a
+    import pandas as pd  # command, and events, spikes, watch and explain build no table
+
 
 def _cell(value) -> str:
+    import pandas as pd
     return "-" if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)
 
 
 def _table(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
+    import pandas as pd
     if frame.empty:
         return "  (none)"
     shown = frame if columns is None else frame[columns]
@@ -61,6 +65,7 @@ def _spike_lines(found, language: str) -> list[str]:
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
+    import pandas as pd
     if frame.empty:
         return "(none)"
     shown = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
@@ -73,6 +78,7 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
 
 def _json_records(frame: pd.DataFrame) -> list[dict]:
+    import pandas as pd
     shown = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
     shown = shown.astype(object).where(shown.notna(), None)
     records = shown.to_dict(orient="records")

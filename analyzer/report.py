@@ -5,11 +5,14 @@ bounded state into the tables `analyze` prints and the CSV rows `report` writes.
 """
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .aggregate import NO_VALUE, Summary, per_day_counts
 from .catalogue import Catalogue
 from .events import Kind
+
+if TYPE_CHECKING:  # pandas is imported where a table is built: it is a fifth of the start-up of a
+    import pandas as pd  # command, and events, spikes, watch and explain build no table
 
 KIND_ORDER = [k.value for k in Kind]
 DAILY_COLUMNS = ["date", "host", "mta", "kind", "direction", "reply_code", "enhanced_code", "entry_id", "category",
@@ -33,6 +36,7 @@ def _texts(catalogue: Catalogue, entry_id: str, language: str):
 
 
 def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     return pd.DataFrame.from_records(rows, columns=columns)
@@ -40,6 +44,7 @@ def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
 
 def totals_by_kind(summary: Summary) -> pd.DataFrame:
     """Events per MTA and host (rows) and kind (columns), kinds in their fixed order."""
+    import pandas as pd
     if not summary.kinds:
         return pd.DataFrame(columns=KIND_ORDER)
     series = pd.Series(summary.kinds)
@@ -95,6 +100,7 @@ def auth_failures_by_ip(summary: Summary, top: int) -> pd.DataFrame:
 
 def per_day(summary: Summary) -> pd.DataFrame:
     """Events per calendar day (in the log's own time zone) and kind."""
+    import pandas as pd
     days = per_day_counts(summary)
     if not days:
         return pd.DataFrame(columns=KIND_ORDER)
@@ -148,6 +154,7 @@ def daily_summary(summary: Summary) -> pd.DataFrame:
 
 def merge_daily(existing: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
     """--append: the existing report without the dates being written, plus the fresh rows, in order."""
+    import pandas as pd
     kept = existing[~existing["date"].astype(str).isin(set(fresh["date"].astype(str)))]
     merged = pd.concat([kept.astype(object), fresh.astype(object)], ignore_index=True)
     return merged.sort_values("date", kind="stable").reset_index(drop=True)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -10,6 +12,16 @@ from analyzer.catalogue import load_catalogue
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 FROZEN_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def pytest_configure(config):
+    # The pattern cache goes to a directory of this run, not the user's ~/.cache (subprocesses inherit it).
+    config._maillog_cache = tempfile.TemporaryDirectory(prefix="maillog-cache-")
+    os.environ["MAILLOG_CACHE_DIR"] = config._maillog_cache.name
+
+
+def pytest_unconfigure(config):
+    config._maillog_cache.cleanup()
 
 
 def pytest_addoption(parser):

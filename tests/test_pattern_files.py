@@ -10,7 +10,7 @@ from analyzer.catalogue import load_catalogue
 from analyzer.classify import rule_text
 from analyzer.errors import PatternFileError
 from analyzer.parsers import PARSERS
-from analyzer.patternfiles import load_line_patterns
+from analyzer.patternfiles import PATTERNS_DIR, load_catalogue_files, load_line_patterns
 from analyzer.reader import inspect_line
 
 from .conftest import FROZEN_NOW, SAMPLES_DIR, read_annotated
@@ -133,3 +133,45 @@ def test_user_rules_win_over_the_packaged_catalogue(tmp_path):
                     encoding="utf-8")
     catalogue = load_catalogue([path])
     assert catalogue.find("Relay access denied").id == "local-relay-policy"
+
+
+LINE_FILE = ('mta = "postfix"\n[[pattern]]\nid = "postfix.x"\nservices = ["smtpd"]\ncontains = "{word}"\n'
+             'regex = \'^(?P<reply_text>{word}.*)$\'\nkind = "rejected"\nnote = "n"\n')
+
+
+def test_pattern_cache_gives_what_the_toml_says_and_follows_edits(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MAILLOG_CACHE_DIR", str(cache))
+    path = tmp_path / "postfix.toml"
+    path.write_text(LINE_FILE.format(word="first"), encoding="utf-8")
+    fresh = load_line_patterns(path)
+    assert len(list(cache.glob("patterns-*.json"))) == 1
+    cached = load_line_patterns(path)
+    assert [(p.id, p.contains, p.regex.pattern) for p in cached] == [(p.id, p.contains, p.regex.pattern) for p in fresh]
+    path.write_text(LINE_FILE.format(word="second"), encoding="utf-8")  # same size, new content
+    assert load_line_patterns(path)[0].contains == ("second",)
+
+
+def test_packaged_catalogue_is_the_same_through_the_cache(tmp_path, monkeypatch):
+    files = sorted((PATTERNS_DIR / "catalogue").glob("*.toml"))
+    monkeypatch.setenv("MAILLOG_CACHE_DIR", "")
+    uncached = load_catalogue_files(files)
+    monkeypatch.setenv("MAILLOG_CACHE_DIR", str(tmp_path))
+    load_catalogue_files(files)  # fills the cache
+    assert len(list(tmp_path.glob("patterns-*.json"))) == len(files)
+    assert repr(load_catalogue_files(files)) == repr(uncached)
+
+
+def test_a_damaged_or_unwritable_cache_is_ignored(tmp_path, monkeypatch):
+    path = tmp_path / "postfix.toml"
+    path.write_text(LINE_FILE.format(word="word"), encoding="utf-8")
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("MAILLOG_CACHE_DIR", str(blocker))
+    assert load_line_patterns(path)[0].id == "postfix.x"
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MAILLOG_CACHE_DIR", str(cache))
+    load_line_patterns(path)
+    (entry,) = cache.glob("patterns-*.json")
+    entry.write_text('{"mta": "postfix", "pattern": [', encoding="utf-8")
+    assert load_line_patterns(path)[0].id == "postfix.x"
