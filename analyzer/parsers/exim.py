@@ -24,7 +24,8 @@ OWN_STAMP_RE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d
 
 
 def drop_own_timestamp(message: str) -> str:
-    if message[:1].isdigit():
+    # "2026-11-28 ": message ids start with a digit too, but never have dashes at 4 and 7.
+    if message[4:5] == "-" and message[7:8] == "-" and message[:1].isdigit():
         found = OWN_STAMP_RE.match(message)
         if found:
             return message[found.end():]
