@@ -85,7 +85,10 @@ def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_
     if not available():
         raise ImportError("the block engine needs numpy and pyarrow: pip install numpy pyarrow")
     prefilter = _prefilter_pattern(forced)
+    # A line this many bytes long holds more than max_line characters whatever its encoding.
+    surely_too_long = 4 * max_line + 8
     carry = b""
+    skipping = False  # inside a too-long line whose start was already handed on
     line_no = first_line_no
     remaining = limit
     while True:
@@ -97,10 +100,23 @@ def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_
             if carry:
                 yield _block(carry + b"\n", line_no, prefilter, max_line, forced)
             return
+        if skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            skipping, chunk = False, chunk[end + 1:]
         data = carry + chunk
         cut = data.rfind(b"\n")
         if cut < 0:
-            carry = data
+            if len(data) < surely_too_long:
+                carry = data
+                continue
+            # No line end in sight: pass on the start of the line (the parser counts it as too long) and
+            # skip the rest, rather than hold a file without line ends in memory.
+            block = _block(data[:surely_too_long] + b"\n", line_no, prefilter, max_line, forced)
+            line_no += 1
+            carry, skipping = b"", True
+            yield block
             continue
         carry = data[cut + 1:]
         block = _block(data[:cut + 1], line_no, prefilter, max_line, forced)

@@ -78,9 +78,7 @@ def _ranges(source: Source, count: int) -> list[Source]:
     cuts = [0]
     with open(source.path, "rb") as handle:
         for index in range(1, count):
-            handle.seek(max(cuts[-1], size * index // count))
-            handle.readline()  # to the next line start
-            position = handle.tell()
+            position = _next_line_start(handle, max(cuts[-1], size * index // count))
             if cuts[-1] < position < size:
                 cuts.append(position)
         cuts.append(size)
@@ -91,6 +89,17 @@ def _ranges(source: Source, count: int) -> list[Source]:
             handle.seek(start)
             line_no += _count_newlines(handle, end - start)
     return ranges
+
+
+def _next_line_start(handle, offset: int) -> int:
+    """The offset just past the first line end at or after `offset` (the file size if there is none)."""
+    handle.seek(offset)
+    while chunk := handle.read(1 << 16):  # a piece at a time: a line may be as long as the file
+        end = chunk.find(b"\n")
+        if end >= 0:
+            return offset + end + 1
+        offset += len(chunk)
+    return offset
 
 
 def _count_newlines(handle, length: int) -> int:

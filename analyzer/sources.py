@@ -32,6 +32,7 @@ ROTATION_RE = re.compile(r"^(?P<base>.+?)(?:[.-](?P<rank>\d{1,8}))?(?P<ext>\.(?:
 READ_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 # Lines longer than this are counted and skipped: no real MTA writes them, attackers do.
 MAX_LINE_CHARS = 65536
+LINE_READ_LIMIT = MAX_LINE_CHARS + 2  # characters read of a longer line: enough to see it is too long
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +189,20 @@ def read_lines(source: Source, problems: list[str]) -> Iterator[str]:
     Undecodable bytes become U+FFFD; a truncated or corrupt compressed file yields what could be read.
     """
     binary = _open_binary(source)
-    text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
+    # Lines end at LF (a CR before it is dropped), as in the block engine: both split a file the same way.
+    text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="\n")
+    readline = text.readline
     journal = None
     try:
-        for line in text:
+        while line := readline(LINE_READ_LIMIT):
             if line.endswith("\n"):
+                line = line[:-2] if line.endswith("\r\n") else line[:-1]
+            elif len(line) == LINE_READ_LIMIT:
+                # Longer than any line worth parsing: keep enough to be counted as too long, skip the rest
+                # a piece at a time, so that a file without line ends cannot fill the memory.
+                while (rest := readline(LINE_READ_LIMIT)) and not rest.endswith("\n"):
+                    pass
+            elif line.endswith("\r"):
                 line = line[:-1]
             if journal is None and line.strip():
                 journal = line.startswith("{") and '"MESSAGE"' in line

@@ -74,3 +74,20 @@ def test_awkward_bytes_forced_mta_and_a_block_boundary(tmp_path, monkeypatch):
     (tmp_path / "bad.log").write_bytes(body.encode() + b"\n\xff\xfe\x00 bad bytes\n" + quiet.encode())
     _assert_same([str(tmp_path / "mixed.log"), str(tmp_path / "bad.log")])
     _assert_same([str(tmp_path / "mixed.log")], mta="postfix")
+
+
+def test_lines_without_end_and_bare_carriage_returns(tmp_path, monkeypatch):
+    # Both engines end lines at LF only, and neither holds a line without end in memory: its start is
+    # counted as one too-long line and the lines after it are read as usual.
+    monkeypatch.setattr(blockscan, "BLOCK_BYTES", 65536)
+    reject = ("Nov 27 10:00:01 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.10]: 554 5.7.1 "
+              "<x@example.com>: Relay access denied; from=<a@example.net> to=<x@example.com> proto=ESMTP helo=<h>")
+    endless = "é" * 400_000  # 800,000 bytes and no line end: longer than a block and than the line limit
+    (tmp_path / "endless.log").write_text(f"{reject}\n{endless}\n{reject}\r\n{endless}", encoding="utf-8")
+    (tmp_path / "cr.log").write_text(f"{reject}\r{reject}\r{reject}\n{reject}\r", encoding="utf-8")
+    events, stats = _assert_same([str(tmp_path / "endless.log")])
+    assert len(events) == 2 and stats.lines_read == 4 and stats.by_outcome["too-long"] == 2
+    events, stats = _assert_same([str(tmp_path / "cr.log")])
+    # Three replies glued by CRs are one line of no shape we know: reported, not split into events.
+    assert stats.lines_read == 2 and [e["line_no"] for e in events] == [2]
+    assert stats.by_outcome["unrecognised"] == 1
