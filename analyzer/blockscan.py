@@ -85,8 +85,7 @@ def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_
     if not available():
         raise ImportError("the block engine needs numpy and pyarrow: pip install numpy pyarrow")
     prefilter = _prefilter_pattern(forced)
-    # A line this many bytes long holds more than max_line characters whatever its encoding.
-    surely_too_long = 4 * max_line + 8
+    surely_too_long = 4 * max_line + 8  # bytes that hold more than max_line characters in any UTF-8
     carry = b""
     skipping = False  # inside a too-long line whose start was already handed on
     line_no = first_line_no

@@ -33,6 +33,7 @@ READ_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 # Lines longer than this are counted and skipped: no real MTA writes them, attackers do.
 MAX_LINE_CHARS = 65536
 LINE_READ_LIMIT = MAX_LINE_CHARS + 2  # characters read of a longer line: enough to see it is too long
+SURELY_TOO_LONG_BYTES = 4 * MAX_LINE_CHARS + 8  # more characters than the limit, in any UTF-8
 
 
 @dataclass(frozen=True, slots=True)

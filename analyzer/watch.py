@@ -24,10 +24,11 @@ from .errors import InputError, MaillogError
 from .events import ParseStats
 from .output import atomic_text_file, sanitize
 from .reader import LineHandler, ReadOptions
-from .sources import STDIN, Source, journal_line
+from .sources import STDIN, SURELY_TOO_LONG_BYTES, Source, journal_line
 from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
 
 STATE_VERSION = 1
+READ_BYTES = 4 << 20  # read at a time, so that a file read from its start never sits whole in memory
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Follower:
     identity: tuple[int, int] | None = None
     handle: object = None
     partial: bytes = b""
+    skipping: bool = False  # inside a line without end, longer than any line worth parsing
 
     def open(self, at_end: bool) -> None:
         try:
@@ -54,44 +56,67 @@ class Follower:
         else:
             self.offset = 0               # a new file (rotated) or a shorter one: from its start
         self.offset = handle.tell()
-        self.handle, self.identity, self.partial = handle, identity, b""
+        self.handle, self.identity, self.partial, self.skipping = handle, identity, b"", False
 
     def read(self) -> list[str]:
+        """The complete lines written since the last call, a bounded amount at a time: a caller that gets
+        lines calls again at once, and gets the rest."""
         if self.handle is None:
             self.open(at_end=False)
             if self.handle is None:
                 return []
-        lines = self._drain()
+        lines, at_end = self._drain()
+        while not lines and not at_end:  # inside a line too long to keep: on to its end
+            lines, at_end = self._drain()
+        if not at_end:
+            return lines
         try:
             info = os.stat(self.path)
             current = (info.st_dev, info.st_ino)
         except OSError:
             return lines  # rotated away and not yet recreated: keep the old file open
         if current != self.identity:
-            lines += self._drain()  # the rest of the rotated file, then the new one from its start
+            # Rotated: the rest of the old file (written since the read above), then the new file from its
+            # start (its first READ_BYTES now, the rest on the next calls).
+            at_end = False
+            while not at_end:
+                more, at_end = self._drain()
+                lines += more
             self.handle.close()
             self.handle, self.identity = None, None
             self.open(at_end=False)
             if self.handle is not None:
-                lines += self._drain()
+                lines += self._drain()[0]
         elif info.st_size < self.offset:  # copy-truncate: the file was emptied under us
             self.handle.seek(0)
-            self.offset, self.partial = 0, b""
-            lines += self._drain()
+            self.offset, self.partial, self.skipping = 0, b"", False
+            lines += self._drain()[0]
         return lines
 
-    def _drain(self) -> list[str]:
-        data = self.handle.read()
-        if not data:
-            return []
+    def _drain(self) -> tuple[list[str], bool]:
+        """(complete lines, whether the end of the file was reached) from at most READ_BYTES."""
+        data = self.handle.read(READ_BYTES)
+        at_end = len(data) < READ_BYTES
+        if self.skipping:  # inside a line too long to keep: drop it up to its end
+            end = data.find(b"\n")
+            if end < 0:
+                self.offset = self.handle.tell()
+                return [], at_end
+            data, self.skipping = data[end + 1:], False
         data = self.partial + data
         cut = data.rfind(b"\n")
         if cut < 0:
-            self.partial = data
-            return []
+            if len(data) < SURELY_TOO_LONG_BYTES:
+                self.partial = data
+                return [], at_end
+            # No line end in sight: hand on the start (counted as too long) and skip the rest.
+            self.partial, self.skipping = b"", True
+            self.offset = self.handle.tell()
+            return [data[:SURELY_TOO_LONG_BYTES].decode("utf-8", "replace")], at_end
         self.partial = data[cut + 1:]
         self.offset = self.handle.tell() - len(self.partial)
-        return data[:cut].decode("utf-8", "replace").split("\n")
+        lines = data[:cut].decode("utf-8", "replace").split("\n")
+        return [line[:-1] if line.endswith("\r") else line for line in lines], at_end
 
 
 @dataclass

@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from analyzer import watch
+from analyzer.sources import MAX_LINE_CHARS, SURELY_TOO_LONG_BYTES
 from analyzer.watch import Follower
 
 WRITER = textwrap.dedent('''
@@ -179,3 +181,19 @@ def test_alerts_also_go_to_syslog(monkeypatch, capsys):
     assert sent[0] == ("open", ("maillog", syslog.LOG_PID, syslog.LOG_MAIL))
     assert sent[1] == (syslog.LOG_WARNING, "OFFENDER 192.0.2.7 on mx1: 30 failures within one window, at "
                                            "2026-11-28T10:00:00+00:00")
+
+
+def test_follower_reads_a_bounded_amount_at_a_time_and_skips_a_line_without_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(watch, "READ_BYTES", 1 << 16)
+    path = tmp_path / "mail.log"
+    endless = b"a" * (3 << 20)  # far longer than the line limit, and than one read
+    path.write_bytes(b"first\r\n" + endless + b"\n" + b"line\n" * 100_000 + b"last\n")
+    follower = Follower(str(path))
+    follower.open(at_end=False)
+    reads = []
+    while lines := follower.read():
+        reads.append(lines)
+    assert len(reads) > 7 and max(len(lines) for lines in reads) <= (1 << 16) // 5 + 1  # 64 KiB at a time
+    found = [line for lines in reads for line in lines]
+    assert found[0] == "first" and found[-1] == "last" and len(found) == 100_003
+    assert MAX_LINE_CHARS < len(found[1]) <= SURELY_TOO_LONG_BYTES  # counted as too long, not kept whole
