@@ -148,7 +148,7 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
     indices = pc.indices_nonzero(candidate_mask).to_numpy()
     starts = offsets[indices]
     stops = offsets[indices + 1] - 1
-    # A CRLF line loses its CR, as the line path's universal newlines would drop it.
+    # A CRLF line loses its CR, as in the line path.
     stops -= (stops > starts) & (buffer[stops - 1] == 13)
     decode = bytes.decode
     candidates = [(line_no + index, decode(data[start:stop], "utf-8", "replace"))

@@ -5,17 +5,13 @@ PatternFileError: a broken file is never half-loaded or silently skipped.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import regex
 
+from . import tomlcache
 from .errors import PatternFileError
 from .events import EVENT_FIELDS, Direction, Kind
 
@@ -63,61 +59,12 @@ def _read_toml(path: Path) -> dict:
         content = path.read_bytes()
     except OSError as exc:
         raise PatternFileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    cached = _cache_file(content)
-    if cached is not None:
-        try:
-            return json.loads(cached.read_bytes())
-        except (OSError, ValueError):
-            pass  # absent or damaged: parse the TOML
     try:
-        data = tomllib.loads(content.decode("utf-8"))
+        return tomlcache.load(content)
     except UnicodeDecodeError as exc:
         raise PatternFileError([f"{path}: not valid TOML: not UTF-8 ({exc.reason})"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise PatternFileError([f"{path}: not valid TOML: {exc}"]) from None
-    if cached is not None:
-        _write_cache(cached, data)
-    return data
-
-
-# Parsing the TOML files is most of a command's start-up (tomllib is pure Python); their contents are
-# kept as JSON in the user's cache, named by a hash of the TOML bytes, so an edited file is simply read
-# again. MAILLOG_CACHE_DIR moves the cache; an empty value turns it off.
-def _cache_dir() -> Path | None:
-    configured = os.environ.get("MAILLOG_CACHE_DIR")
-    if configured is not None:
-        return Path(configured) if configured else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "maillog"
-
-
-def _cache_file(content: bytes) -> Path | None:
-    directory = _cache_dir()
-    if directory is None:
-        return None
-    return directory / f"patterns-{hashlib.sha256(CACHE_FORMAT + content).hexdigest()[:32]}.json"
-
-
-CACHE_FORMAT = b"maillog pattern cache 1\n"
-
-
-def _write_cache(target: Path, data: dict) -> None:
-    try:
-        text = json.dumps(data, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return  # a TOML date or time has no JSON form: such a file is simply not cached
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".patterns-")
-    except OSError:
-        return  # a read-only home: the next run parses the TOML again
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
 
 
 def _expand(text: str, fragments: dict[str, str]) -> str:

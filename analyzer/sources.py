@@ -32,8 +32,12 @@ ROTATION_RE = re.compile(r"^(?P<base>.+?)(?:[.-](?P<rank>\d{1,8}))?(?P<ext>\.(?:
 READ_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 # Lines longer than this are counted and skipped: no real MTA writes them, attackers do.
 MAX_LINE_CHARS = 65536
-LINE_READ_LIMIT = MAX_LINE_CHARS + 2  # characters read of a longer line: enough to see it is too long
-SURELY_TOO_LONG_BYTES = 4 * MAX_LINE_CHARS + 8  # more characters than the limit, in any UTF-8
+# How much of a raw line is read before the rest is skipped unread. More than the limit, because the limit
+# applies to the line as parsed: a journald JSON record holds its message up to four times over (bytes
+# that are not UTF-8 become a list of numbers), beside its other fields.
+RAW_LINE_CHARS = 6 * MAX_LINE_CHARS
+LINE_READ_LIMIT = RAW_LINE_CHARS + 2
+RAW_LINE_BYTES = 4 * RAW_LINE_CHARS + 8  # bytes that surely hold more than RAW_LINE_CHARS, in any UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +203,8 @@ def read_lines(source: Source, problems: list[str]) -> Iterator[str]:
             if line.endswith("\n"):
                 line = line[:-2] if line.endswith("\r\n") else line[:-1]
             elif len(line) == LINE_READ_LIMIT:
-                # Longer than any line worth parsing: keep enough to be counted as too long, skip the rest
-                # a piece at a time, so that a file without line ends cannot fill the memory.
+                # Longer than any line worth parsing: keep a start that is counted as too long, skip the
+                # rest a piece at a time, so that a file without line ends cannot fill the memory.
                 while (rest := readline(LINE_READ_LIMIT)) and not rest.endswith("\n"):
                     pass
             elif line.endswith("\r"):

@@ -24,7 +24,7 @@ from .errors import InputError, MaillogError
 from .events import ParseStats
 from .output import atomic_text_file, sanitize
 from .reader import LineHandler, ReadOptions
-from .sources import STDIN, SURELY_TOO_LONG_BYTES, Source, journal_line
+from .sources import STDIN, RAW_LINE_BYTES, Source, journal_line
 from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
 
 STATE_VERSION = 1
@@ -100,19 +100,19 @@ class Follower:
         if self.skipping:  # inside a line too long to keep: drop it up to its end
             end = data.find(b"\n")
             if end < 0:
-                self.offset = self.handle.tell()
                 return [], at_end
             data, self.skipping = data[end + 1:], False
+            self.offset = self.handle.tell() - len(data)  # the long line is behind us
         data = self.partial + data
         cut = data.rfind(b"\n")
         if cut < 0:
-            if len(data) < SURELY_TOO_LONG_BYTES:
+            if len(data) < RAW_LINE_BYTES:
                 self.partial = data
                 return [], at_end
-            # No line end in sight: hand on the start (counted as too long) and skip the rest.
+            # No line end in sight: hand on the start (counted as too long) and skip the rest. The saved
+            # offset stays at the line's start: a restart reads the line again, never its tail as a line.
             self.partial, self.skipping = b"", True
-            self.offset = self.handle.tell()
-            return [data[:SURELY_TOO_LONG_BYTES].decode("utf-8", "replace")], at_end
+            return [data[:RAW_LINE_BYTES].decode("utf-8", "replace")], at_end
         self.partial = data[cut + 1:]
         self.offset = self.handle.tell() - len(self.partial)
         lines = data[:cut].decode("utf-8", "replace").split("\n")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from analyzer.catalogue import load_catalogue
 from analyzer.classify import rule_text
 from analyzer.errors import PatternFileError
 from analyzer.parsers import PARSERS
+from analyzer import tomlcache
 from analyzer.patternfiles import PATTERNS_DIR, load_catalogue_files, load_line_patterns
 from analyzer.reader import inspect_line
 
@@ -139,39 +141,61 @@ LINE_FILE = ('mta = "postfix"\n[[pattern]]\nid = "postfix.x"\nservices = ["smtpd
              'regex = \'^(?P<reply_text>{word}.*)$\'\nkind = "rejected"\nnote = "n"\n')
 
 
-def test_pattern_cache_gives_what_the_toml_says_and_follows_edits(tmp_path, monkeypatch):
+def _shape(patterns):
+    return [(p.id, p.services, p.contains, p.regex.pattern, p.kind, p.event, p.note) for p in patterns]
+
+
+def test_pattern_cache_is_read_and_follows_edits(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("MAILLOG_CACHE_DIR", str(cache))
     path = tmp_path / "postfix.toml"
     path.write_text(LINE_FILE.format(word="first"), encoding="utf-8")
     fresh = load_line_patterns(path)
     assert len(list(cache.glob("patterns-*.json"))) == 1
-    cached = load_line_patterns(path)
-    assert [(p.id, p.contains, p.regex.pattern) for p in cached] == [(p.id, p.contains, p.regex.pattern) for p in fresh]
-    path.write_text(LINE_FILE.format(word="second"), encoding="utf-8")  # same size, new content
-    assert load_line_patterns(path)[0].contains == ("second",)
+
+    def no_parsing(*_args, **_kwargs):
+        raise AssertionError("parsed the TOML although it is in the cache")
+    monkeypatch.setattr(tomlcache.tomllib, "loads", no_parsing)
+    assert _shape(load_line_patterns(path)) == _shape(fresh)
+    monkeypatch.undo()
+    monkeypatch.setenv("MAILLOG_CACHE_DIR", str(cache))
+    path.write_text(LINE_FILE.format(word="other"), encoding="utf-8")  # same size, new content
+    assert load_line_patterns(path)[0].contains == ("other",)
 
 
-def test_packaged_catalogue_is_the_same_through_the_cache(tmp_path, monkeypatch):
-    files = sorted((PATTERNS_DIR / "catalogue").glob("*.toml"))
+def test_packaged_patterns_are_the_same_through_the_cache(tmp_path, monkeypatch):
+    catalogue_files = sorted((PATTERNS_DIR / "catalogue").glob("*.toml"))
+    line_files = sorted((PATTERNS_DIR / "lines").glob("*.toml"))
     monkeypatch.setenv("MAILLOG_CACHE_DIR", "")
-    uncached = load_catalogue_files(files)
+    uncached = (load_catalogue_files(catalogue_files), [_shape(load_line_patterns(f)) for f in line_files])
     monkeypatch.setenv("MAILLOG_CACHE_DIR", str(tmp_path))
-    load_catalogue_files(files)  # fills the cache
-    assert len(list(tmp_path.glob("patterns-*.json"))) == len(files)
-    assert repr(load_catalogue_files(files)) == repr(uncached)
+    for _ in range(2):  # the first pass fills the cache, the second reads it
+        cached = (load_catalogue_files(catalogue_files), [_shape(load_line_patterns(f)) for f in line_files])
+        assert repr(cached) == repr(uncached)
+    assert len(list(tmp_path.glob("patterns-*.json"))) == len(catalogue_files) + len(line_files)
 
 
-def test_a_damaged_or_unwritable_cache_is_ignored(tmp_path, monkeypatch):
+@pytest.mark.parametrize("damage", ['{"mta": "postfix", "pattern": [', "null", "{}", '{"sha256": "x", "data": {}}'])
+def test_a_damaged_cache_entry_is_parsed_over_and_replaced(tmp_path, monkeypatch, damage):
+    path = tmp_path / "postfix.toml"
+    path.write_text(LINE_FILE.format(word="word"), encoding="utf-8")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MAILLOG_CACHE_DIR", str(cache))
+    load_line_patterns(path)
+    (entry,) = cache.glob("patterns-*.json")
+    entry.write_text(damage, encoding="utf-8")
+    assert load_line_patterns(path)[0].id == "postfix.x"
+    assert json.loads(entry.read_text(encoding="utf-8"))["data"]["mta"] == "postfix"
+
+
+def test_an_unwritable_cache_or_no_home_is_no_cache(tmp_path, monkeypatch):
     path = tmp_path / "postfix.toml"
     path.write_text(LINE_FILE.format(word="word"), encoding="utf-8")
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("", encoding="utf-8")
     monkeypatch.setenv("MAILLOG_CACHE_DIR", str(blocker))
     assert load_line_patterns(path)[0].id == "postfix.x"
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("MAILLOG_CACHE_DIR", str(cache))
-    load_line_patterns(path)
-    (entry,) = cache.glob("patterns-*.json")
-    entry.write_text('{"mta": "postfix", "pattern": [', encoding="utf-8")
-    assert load_line_patterns(path)[0].id == "postfix.x"
+    monkeypatch.delenv("MAILLOG_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(tomlcache.os.path, "expanduser", lambda text: text)  # no HOME, no passwd entry
+    assert tomlcache.cache_dir() is None

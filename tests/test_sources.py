@@ -80,6 +80,21 @@ def test_journalctl_json_lines_become_syslog_lines(tmp_path):
     assert event.client_ip == "192.0.2.9" and event.sasl_username == "alice" and event.host == "mx1"
 
 
+def test_a_journal_record_is_judged_by_its_message_not_its_json(tmp_path):
+    # A non-UTF-8 HELO makes journald store the message as a list of numbers: the JSON is four times the
+    # message. The line limit applies to the message, so the reject is still read.
+    message = (b"NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <x@example.com>: Relay access denied; "
+               b"from=<a@example.net> to=<x@example.com> proto=ESMTP helo=<" + b"\xff" * 17000 + b">")
+    record = {"__REALTIME_TIMESTAMP": "1795860001000000", "_HOSTNAME": "mx1", "SYSLOG_IDENTIFIER": "postfix/smtpd",
+              "_PID": "77", "MESSAGE": list(message)}
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 65536
+    stats = ParseStats()
+    (event,) = read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW), stats)
+    assert event.client_ip == "192.0.2.9" and event.reply_code == "554" and stats.by_outcome == {"event": 1}
+
+
 def test_awkward_inputs_are_counted_never_fatal(tmp_path):
     cases = {
         "empty.log": b"",

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from analyzer import watch
-from analyzer.sources import MAX_LINE_CHARS, SURELY_TOO_LONG_BYTES
+from analyzer.sources import MAX_LINE_CHARS, RAW_LINE_BYTES
 from analyzer.watch import Follower
 
 WRITER = textwrap.dedent('''
@@ -196,4 +196,25 @@ def test_follower_reads_a_bounded_amount_at_a_time_and_skips_a_line_without_end(
     assert len(reads) > 7 and max(len(lines) for lines in reads) <= (1 << 16) // 5 + 1  # 64 KiB at a time
     found = [line for lines in reads for line in lines]
     assert found[0] == "first" and found[-1] == "last" and len(found) == 100_003
-    assert MAX_LINE_CHARS < len(found[1]) <= SURELY_TOO_LONG_BYTES  # counted as too long, not kept whole
+    assert MAX_LINE_CHARS < len(found[1]) <= RAW_LINE_BYTES  # counted as too long, not kept whole
+
+
+def test_a_restart_inside_a_long_line_never_reads_its_tail_as_a_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(watch, "READ_BYTES", 1 << 16)
+    path = tmp_path / "mail.log"
+    forged = b" Nov 27 10:00:01 mx1 postfix/smtpd[1]: forged"
+    path.write_bytes(b"first\n" + b"b" * (2 << 20))  # a long line still being written
+    follower = Follower(str(path))
+    follower.open(at_end=False)
+    while follower.read():
+        pass
+    saved = (follower.offset, follower.identity)
+    with path.open("ab") as handle:
+        handle.write(forged + b"\nlast\n")
+    restarted = Follower(str(path), offset=saved[0], identity=saved[1])
+    restarted.open(at_end=True)
+    lines = []
+    while more := restarted.read():
+        lines += more
+    assert saved[0] == len(b"first\n")  # the start of the long line, not its middle
+    assert lines[-1] == "last" and len(lines) == 2 and len(lines[0]) > MAX_LINE_CHARS  # read again, whole
