@@ -21,6 +21,20 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
 
 # With log_file_path = syslog, Exim still writes its own time (and [pid]) at the start of the message.
 OWN_STAMP_RE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?(?: \[\d+\])? ")
+# ... and an entry of several lines (a rejection with the message's headers) becomes syslog lines marked
+# "[part\parts] ": the first holds the log line; the others hold header text the sender wrote, which must
+# never be read as a log line.
+PART_RE = re.compile(r"\[(\d{1,5})\\\d{1,5}\] ")
+
+
+def prepare(message: str) -> str:
+    if message[:1] == "[":
+        part = PART_RE.match(message)
+        if part is not None:
+            if part.group(1) != "1":
+                return ""  # a known line without an event
+            message = message[part.end():]
+    return drop_own_timestamp(message)
 
 
 def drop_own_timestamp(message: str) -> str:
@@ -32,4 +46,4 @@ def drop_own_timestamp(message: str) -> str:
     return message
 
 
-PARSER = MtaParser("exim", finish, prepare=drop_own_timestamp)
+PARSER = MtaParser("exim", finish, prepare=prepare)
