@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .classify import Classification, Classifier
 from .events import Event, Kind
@@ -32,29 +33,62 @@ def stable_hash(value: str) -> int:
 
 
 class DistinctCounter:
-    """Count of distinct strings: exact up to EXACT_DISTINCT, then a K-minimum-values estimate."""
+    """Count of distinct strings: exact up to EXACT_DISTINCT, then a K-minimum-values estimate.
 
-    __slots__ = ("values", "hashes", "members")
+    The state is one of: the values themselves (while the counter fills); their 64-bit hashes (an exact
+    counter that was packed and then given more values); the sketch, a max-heap of the K smallest hashes
+    with the same hashes as a set; or, once packed, the exact hashes or the sketch as a sorted array of
+    8 bytes a hash. A report row whose day is over is packed: a value costs 8 bytes instead of about 100,
+    so memory grows little with the number of days a run covers. Packing never changes a count (two
+    values with one 64-bit hash are as unlikely as anything can be).
+    """
+
+    __slots__ = ("values", "hashed", "hashes", "members", "packed", "packed_sketch")
 
     def __init__(self) -> None:
         self.values: set[str] | None = set()
-        self.hashes: list[int] | None = None  # max-heap (negated) of the K smallest hashes
+        self.hashed: set[int] | None = None
+        self.hashes: list[int] | None = None  # the sketch: max-heap (negated) of the K smallest hashes
         self.members: set[int] | None = None  # the same hashes, for membership tests
+        self.packed: array | None = None
+        self.packed_sketch = False
 
     def add(self, value: str | None) -> None:
         if value is None:
             return
-        if self.values is not None:
-            self.values.add(value)
-            if len(self.values) > EXACT_DISTINCT:
+        values = self.values
+        if values is not None:
+            values.add(value)
+            if len(values) > EXACT_DISTINCT:
                 self._to_sketch()
             return
-        self._add_hash(stable_hash(value))
+        self._add_hashed(stable_hash(value))
+
+    def _add_hashed(self, hashed: int) -> None:
+        if self.packed is not None:
+            self._unpack()
+        if self.values is not None:
+            self._hash_values()
+        if self.hashed is not None:
+            self.hashed.add(hashed)
+            if len(self.hashed) > EXACT_DISTINCT:
+                self._to_sketch()
+            return
+        self._add_hash(hashed)
+
+    def _hash_values(self) -> None:
+        self.hashed, self.values = {stable_hash(value) for value in self.values}, None
 
     def _to_sketch(self) -> None:
-        values, self.values, self.hashes, self.members = self.values, None, [], set()
-        for value in values:
-            self._add_hash(stable_hash(value))
+        if self.packed is not None:
+            self._unpack()
+        if self.hashes is not None:
+            return
+        if self.values is not None:
+            self._hash_values()
+        exact, self.hashed, self.hashes, self.members = self.hashed, None, [], set()
+        for hashed in exact:
+            self._add_hash(hashed)
 
     def _add_hash(self, hashed: int) -> None:
         heap, members = self.hashes, self.members
@@ -67,13 +101,40 @@ class DistinctCounter:
             members.discard(-heapq.heapreplace(heap, -hashed))
             members.add(hashed)
 
+    def pack(self) -> None:
+        """Keep the hashes only, sorted, 8 bytes each; the counter still counts, merges and takes values."""
+        if self.packed is not None:
+            return
+        if self.hashes is not None:
+            self.packed, self.packed_sketch = array("Q", sorted(self.members)), True
+            self.hashes = self.members = None
+            return
+        if self.values is not None:
+            self._hash_values()
+        self.packed, self.packed_sketch, self.hashed = array("Q", sorted(self.hashed)), False, None
+
+    def _unpack(self) -> None:
+        packed, self.packed = self.packed, None
+        if self.packed_sketch:
+            self.members = set(packed)
+            self.hashes = [-hashed for hashed in packed]
+            heapq.heapify(self.hashes)
+        else:
+            self.hashed = set(packed)
+
     @property
     def exact(self) -> bool:
-        return self.values is not None
+        return self.hashes is None and not (self.packed is not None and self.packed_sketch)
 
     def count(self) -> int:
         if self.values is not None:
             return len(self.values)
+        if self.hashed is not None:
+            return len(self.hashed)
+        if self.packed is not None:
+            if not self.packed_sketch or len(self.packed) < SKETCH_SIZE:
+                return len(self.packed)
+            return round((SKETCH_SIZE - 1) / (self.packed[-1] / HASH_SPACE))
         if len(self.hashes) < SKETCH_SIZE:
             return len(self.hashes)
         return round((SKETCH_SIZE - 1) / (-self.hashes[0] / HASH_SPACE))
@@ -83,10 +144,13 @@ class DistinctCounter:
             for value in other.values:
                 self.add(value)
             return
-        if self.values is not None:
-            self._to_sketch()
-        for negated in other.hashes:
-            self._add_hash(-negated)
+        if other.exact:
+            for hashed in (other.hashed if other.hashed is not None else other.packed):
+                self._add_hashed(hashed)
+            return
+        self._to_sketch()
+        for hashed in (other.packed if other.packed is not None else other.members):
+            self._add_hash(hashed)
 
 
 class TopCounter:
@@ -191,6 +255,7 @@ def _merge_counters(mine: Counter, theirs: Counter) -> Counter:
 
 
 NO_VALUE = "-"
+ONE_DAY = timedelta(days=1)
 KIND_VALUES = {kind: kind.value for kind in Kind}
 FAILED_DELIVERIES = frozenset({Kind.BOUNCED, Kind.DEFERRED, Kind.EXPIRED})
 # Kinds with a section of their own beyond the counts: rejected clients, failing domains, auth sources.
@@ -214,6 +279,9 @@ class Summary:
     # thousands of events.
     _day: object = field(default=None, compare=False, repr=False)
     _day_text: str = field(default="", compare=False, repr=False)
+    # Rows not packed yet, by date: when the events reach a new day, the rows of days before the one
+    # before it are packed (see DistinctCounter); a late line for them still counts, just unpacked.
+    _open_rows: dict = field(default_factory=dict, compare=False, repr=False)
 
     def add(self, event: Event, found: Classification) -> None:
         self.events += 1
@@ -234,6 +302,7 @@ class Summary:
             day = stamp.date()
             if day != self._day:
                 self._day, self._day_text = day, day.isoformat()
+                self._pack_rows_before((day - ONE_DAY).isoformat())
             key = (self._day_text, host, event.mta, kind, reply_code, enhanced_code, entry_id)
             row = self.daily.get(key)
             text = event.reply_text
@@ -241,6 +310,7 @@ class Summary:
                 direction = event.direction
                 row = self.daily[key] = DailyRow(direction.value if direction else None, found.category, 0,
                                                   stamp, stamp, text)
+                self._open_rows.setdefault(self._day_text, []).append(row)
             row.count += 1
             if stamp < row.first_seen:
                 row.first_seen = stamp
@@ -258,6 +328,13 @@ class Summary:
                 row.recipients.add(event.recipient)
         if event_kind in WATCHED_KINDS:
             self._add_watched(event, event_kind, kind, entry_id, stamp)
+
+    def _pack_rows_before(self, date_text: str) -> None:
+        for date in [date for date in self._open_rows if date < date_text]:
+            for row in self._open_rows.pop(date):
+                row.clients.pack()
+                row.senders.pack()
+                row.recipients.pack()
 
     def _add_watched(self, event: Event, event_kind: Kind, kind: str, entry_id: str, stamp) -> None:
         if event_kind is Kind.REJECTED and event.client_ip:
