@@ -73,6 +73,9 @@ TEMPLATES = {
     "sendmail-auth-user": ("Nov 28 10:00:01 mx1 sm-mta[4568]: 4ASA00hK004568: AUTH failure (LOGIN): authentication "
                            "failure (-13) SASL(-13): authentication failure: checkpass failed, user={p}, "
                            "relay=host.example.net [192.0.2.31]", "auth_failure", None, "192.0.2.31"),
+    "sendmail-collect-sender": ("Nov 28 10:00:01 mx1 sm-mta[4570]: 4ASA00hK004570: collect: unexpected close on "
+                                "connection from [192.0.2.32], sender=<{p}@example.org>", "protocol_error", None,
+                                "192.0.2.32"),
     "sendmail-milter-rcpt": ("Nov 28 10:00:01 mx1 sm-mta[4569]: 4ASA00hK004569: Milter: to=<{p}@example.com>, "
                              "reject=550 5.7.1 Rejected by policy", "rejected", "550", None),
 }

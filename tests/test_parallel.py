@@ -15,6 +15,8 @@ from analyzer.sources import expand_inputs
 from analyzer.spikes import SpikeSettings, find_spikes
 from bench.generate import generate_lines
 
+from .conftest import FROZEN_NOW
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(not blockscan.available(), reason="pyarrow is not installed")
 
@@ -26,7 +28,8 @@ def generated(tmp_path_factory) -> list[str]:
     for mta in ("postfix", "exim", "sendmail"):
         path = folder / f"{mta}.log"
         with path.open("w", encoding="utf-8") as handle:
-            for line in generate_lines(mta, 25000, 3, datetime(2026, 11, 20), days=2, hosts=("mx1", "mx2")):
+            # Four days: report rows of the first days are packed while later days are read.
+            for line in generate_lines(mta, 25000, 3, datetime(2026, 11, 20), days=4, hosts=("mx1", "mx2")):
                 handle.write(line + "\n")
         paths.append(str(path))
     return paths
@@ -34,7 +37,7 @@ def generated(tmp_path_factory) -> list[str]:
 
 def _outputs(paths: list[str], jobs: int, scheduler=None) -> dict:
     sources = expand_inputs(paths)
-    options = ReadOptions(year=2026)
+    options = ReadOptions(now=FROZEN_NOW)  # not year=: with a forced year, files are not cut into ranges
     catalogue = load_catalogue()
     results = {}
     summary, stats = parallel.collect(sources, parallel.Job("summary", options), jobs, scheduler)
@@ -67,6 +70,7 @@ def test_byte_ranges_start_at_line_starts_with_the_right_line_numbers(generated,
 
 def test_jobs_equal_one_process(generated, small_ranges):
     paths = [str(ROOT / "sample_logs"), *generated]
+    assert len(parallel.plan_units(expand_inputs(paths), 2, ReadOptions(now=FROZEN_NOW))) > len(paths) + 6
     assert _outputs(paths, 2) == _outputs(paths, 1)
 
 

@@ -28,6 +28,8 @@ def test_sample_line(sample_file, expected, line, catalogue):
     if expected.get("event") is False:
         assert not inspection.events, f"expected no event ({expected.get('why')}), got {inspection.events}"
         assert inspection.outcome in (LineOutcome.NO_EVENT, LineOutcome.FOREIGN, LineOutcome.UNRECOGNISED)
+        if "outcome" in expected:
+            assert inspection.outcome.value == expected["outcome"]
         return
     assert inspection.events, f"no event: outcome {inspection.outcome.value}"
     if "pattern" in expected:

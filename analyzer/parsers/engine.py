@@ -11,8 +11,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import regex
-
 from ..events import Kind
 from ..patternfiles import PATTERNS_DIR, LinePattern, load_line_patterns
 

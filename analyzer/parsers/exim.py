@@ -21,10 +21,13 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
 
 # With log_file_path = syslog, Exim still writes its own time (and [pid]) at the start of the message.
 OWN_STAMP_RE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?(?: \[\d+\])? ")
-# ... and an entry of several lines (a rejection with the message's headers) becomes syslog lines marked
-# "[part\parts] ": the first holds the log line; the others hold header text the sender wrote, which must
-# never be read as a log line.
-PART_RE = re.compile(r"\[(\d{1,5})\\\d{1,5}\] ")
+# ... and a log entry of several lines (a rejection with the message's headers), or one longer than a
+# syslog line, becomes syslog lines marked "[part\parts] " (cut at a line end) or "[part/parts] " (cut for
+# length): the first part is the log line (maybe cut short); the others are the rest, mostly header text
+# the sender wrote, which must never be read as a log line. Without its own time, Exim may still start
+# the message with "[pid] ".
+PART_RE = re.compile(r"\[(\d{1,5})[\\/]\d{1,5}\] ")
+PID_RE = re.compile(r"\[\d{1,10}\] ")
 
 
 def prepare(message: str) -> str:
@@ -34,6 +37,10 @@ def prepare(message: str) -> str:
             if part.group(1) != "1":
                 return ""  # a known line without an event
             message = message[part.end():]
+        if message[:1] == "[":
+            pid = PID_RE.match(message)
+            if pid is not None:
+                message = message[pid.end():]
     return drop_own_timestamp(message)
 
 
