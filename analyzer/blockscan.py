@@ -20,6 +20,7 @@ np = pa = pc = None
 
 from .parsers import PARSERS, POSTFIX_DAEMONS
 from .parsers.engine import CODE_HINT_RE
+from .sources import LineCutter
 
 BLOCK_BYTES = 4 << 20
 # The same headers split_header() accepts, by MTA, for lines that reach no parser.
@@ -85,9 +86,7 @@ def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_
     if not available():
         raise ImportError("the block engine needs numpy and pyarrow: pip install numpy pyarrow")
     prefilter = _prefilter_pattern(forced)
-    surely_too_long = 4 * max_line + 8  # bytes that hold more than max_line characters in any UTF-8
-    carry = b""
-    skipping = False  # inside a too-long line whose start was already handed on
+    cutter = LineCutter(4 * max_line + 8)  # bytes that hold more than max_line characters in any UTF-8
     line_no = first_line_no
     remaining = limit
     while True:
@@ -95,32 +94,13 @@ def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_
         chunk = stream.read(size) if size > 0 else b""
         if remaining is not None:
             remaining -= len(chunk)
-        if not chunk:
-            if carry:
-                yield _block(carry + b"\n", line_no, prefilter, max_line, forced)
-            return
-        if skipping:
-            end = chunk.find(b"\n")
-            if end < 0:
-                continue
-            skipping, chunk = False, chunk[end + 1:]
-        data = carry + chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            if len(data) < surely_too_long:
-                carry = data
-                continue
-            # No line end in sight: pass on the start of the line (the parser counts it as too long) and
-            # skip the rest, rather than hold a file without line ends in memory.
-            block = _block(data[:surely_too_long] + b"\n", line_no, prefilter, max_line, forced)
-            line_no += 1
-            carry, skipping = b"", True
+        data = cutter.feed(chunk) if chunk else cutter.finish()
+        if data:
+            block = _block(data, line_no, prefilter, max_line, forced)
+            line_no += block.lines
             yield block
-            continue
-        carry = data[cut + 1:]
-        block = _block(data[:cut + 1], line_no, prefilter, max_line, forced)
-        line_no += block.lines
-        yield block
+        if not chunk:
+            return
 
 
 def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str | None) -> Block:

@@ -40,6 +40,45 @@ LINE_READ_LIMIT = RAW_LINE_CHARS + 2
 RAW_LINE_BYTES = 4 * RAW_LINE_CHARS + 8  # bytes that surely hold more than RAW_LINE_CHARS, in any UTF-8
 
 
+class LineCutter:
+    """Cuts a byte stream, a chunk at a time, into whole lines ending in LF.
+
+    At most `longest` bytes of a line not yet ended are held: the start of a longer line is handed on
+    as a line of its own (it is counted as too long) and the rest is skipped up to its end, so that a
+    file without line ends never sits in memory. The block engine and `watch` read through this.
+    """
+
+    __slots__ = ("longest", "carry", "skipping")
+
+    def __init__(self, longest: int):
+        self.longest = longest
+        self.carry = b""       # the start of a line not yet ended
+        self.skipping = False  # inside a line too long to keep, whose start was handed on
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The whole lines `chunk` completes, each ending in LF (b"" when it completes none)."""
+        if self.skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                return b""
+            self.skipping, chunk = False, chunk[end + 1:]
+        data = self.carry + chunk if self.carry else chunk
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            self.carry = data[cut + 1:]
+            return data[:cut + 1]
+        if len(data) < self.longest:
+            self.carry = data
+            return b""
+        self.carry, self.skipping = b"", True
+        return data[:self.longest] + b"\n"
+
+    def finish(self) -> bytes:
+        """At the end of the input: its last line if it had no LF, given one."""
+        rest, self.carry, self.skipping = self.carry, b"", False
+        return rest + b"\n" if rest else b""
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """One input to read: a path, '-' for standard input, or a byte range of a plain file (for --jobs)."""

@@ -24,7 +24,7 @@ from .errors import InputError, MaillogError
 from .events import ParseStats
 from .output import atomic_text_file, sanitize
 from .reader import LineHandler, ReadOptions
-from .sources import STDIN, RAW_LINE_BYTES, Source, journal_line
+from .sources import RAW_LINE_BYTES, STDIN, LineCutter, Source, journal_line
 from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
 
 STATE_VERSION = 1
@@ -39,8 +39,7 @@ class Follower:
     offset: int = 0
     identity: tuple[int, int] | None = None
     handle: object = None
-    partial: bytes = b""
-    skipping: bool = False  # inside a line without end, longer than any line worth parsing
+    cutter: LineCutter = field(default_factory=lambda: LineCutter(RAW_LINE_BYTES))
 
     def open(self, at_end: bool) -> None:
         try:
@@ -56,7 +55,7 @@ class Follower:
         else:
             self.offset = 0               # a new file (rotated) or a shorter one: from its start
         self.offset = handle.tell()
-        self.handle, self.identity, self.partial, self.skipping = handle, identity, b"", False
+        self.handle, self.identity, self.cutter = handle, identity, LineCutter(RAW_LINE_BYTES)
 
     def read(self) -> list[str]:
         """The complete lines written since the last call, a bounded amount at a time: a caller that gets
@@ -89,7 +88,7 @@ class Follower:
                 lines += self._drain()[0]
         elif info.st_size < self.offset:  # copy-truncate: the file was emptied under us
             self.handle.seek(0)
-            self.offset, self.partial, self.skipping = 0, b"", False
+            self.offset, self.cutter = 0, LineCutter(RAW_LINE_BYTES)
             lines += self._drain()[0]
         return lines
 
@@ -97,25 +96,14 @@ class Follower:
         """(complete lines, whether the end of the file was reached) from at most READ_BYTES."""
         data = self.handle.read(READ_BYTES)
         at_end = len(data) < READ_BYTES
-        if self.skipping:  # inside a line too long to keep: drop it up to its end
-            end = data.find(b"\n")
-            if end < 0:
-                return [], at_end
-            data, self.skipping = data[end + 1:], False
-            self.offset = self.handle.tell() - len(data)  # the long line is behind us
-        data = self.partial + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            if len(data) < RAW_LINE_BYTES:
-                self.partial = data
-                return [], at_end
-            # No line end in sight: hand on the start (counted as too long) and skip the rest. The saved
-            # offset stays at the line's start: a restart reads the line again, never its tail as a line.
-            self.partial, self.skipping = b"", True
-            return [data[:RAW_LINE_BYTES].decode("utf-8", "replace")], at_end
-        self.partial = data[cut + 1:]
-        self.offset = self.handle.tell() - len(self.partial)
-        lines = data[:cut].decode("utf-8", "replace").split("\n")
+        whole = self.cutter.feed(data) if data else b""
+        if not self.cutter.skipping:
+            # Saved across restarts: the start of the line not yet ended. Inside a line too long to keep,
+            # it stays at that line's start, so that a restart reads the line again, never its tail as one.
+            self.offset = self.handle.tell() - len(self.cutter.carry)
+        if not whole:
+            return [], at_end
+        lines = whole[:-1].decode("utf-8", "replace").split("\n")
         return [line[:-1] if line.endswith("\r") else line for line in lines], at_end
 
 
