@@ -144,3 +144,14 @@ def test_a_file_rotated_while_read_is_read_to_its_end(tmp_path):
     path.rename(tmp_path / "mail.log.1")  # logrotate moves it away and the MTA starts a new file
     path.write_bytes(_lines(1, start=5))
     assert [first.client_ip] + [e.client_ip for e in stream] == ["192.0.2.10", "192.0.2.11", "192.0.2.12"]
+
+
+def test_line_cutter_hands_on_whole_lines_and_only_the_start_of_an_endless_one():
+    from analyzer.sources import LineCutter
+    cutter = LineCutter(longest=10)
+    assert cutter.feed(b"one\ntw") == b"one\n" and cutter.carry == b"tw"
+    assert cutter.feed(b"o\nthree") == b"two\n"
+    assert cutter.feed(b"-and-more") == b"three-and-\n" and cutter.skipping and cutter.carry == b""
+    assert cutter.feed(b"still the same line") == b""
+    assert cutter.feed(b" ends\nfour\nfi") == b"four\n" and not cutter.skipping
+    assert cutter.finish() == b"fi\n" and cutter.finish() == b""
