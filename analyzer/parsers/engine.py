@@ -121,8 +121,10 @@ class MtaParser:
             self._patterns = load_line_patterns(self.path)
         return self._patterns
 
-    def candidates(self, service: str) -> list[tuple[LinePattern, tuple[str, ...], tuple[str | None, ...]]]:
-        """(pattern, its literals, the name of each of its groups) for the patterns of one service."""
+    def candidates(self, service: str) -> list[tuple[str, LinePattern, tuple[str | None, ...]]]:
+        """(literal, pattern, the name of each of its groups) for the patterns of one service, in pattern
+        order, one entry per literal: one flat loop costs less than a loop over patterns and their literals.
+        """
         found = self._by_service.get(service)
         if found is None:
             found = []
@@ -131,7 +133,7 @@ class MtaParser:
                     names: list[str | None] = [None] * pattern.regex.groups
                     for name, index in pattern.regex.groupindex.items():
                         names[index - 1] = name
-                    found.append((pattern, pattern.contains, tuple(names)))
+                    found.extend((literal, pattern, tuple(names)) for literal in pattern.contains)
             self._by_service[service] = found
         return found
 
@@ -143,11 +145,9 @@ class MtaParser:
         """
         hinted = False
         guarded = len(message) > GUARDED_LENGTH
-        for pattern, literals, names in self.candidates(service):
-            for literal in literals:
-                if literal in message:
-                    break
-            else:
+        # A pattern with two literals in the message may be tried twice; the second try fails like the first.
+        for literal, pattern, names in self.candidates(service):
+            if literal not in message:
                 continue
             hinted = True
             if guarded:
