@@ -187,11 +187,14 @@ def report_command(inputs: Inputs,
                 (totals, tally), counts = _collect(sources, options, "analysis", rules, jobs, engine, scheduler,
                                                    spikes.SpikeSettings())
         if target is not None:
-            table = report.daily_summary(totals) if summary else report.daily_report(totals, catalogue, language)
+            columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
+            rows = report.daily_summary_rows(totals) if summary else report.daily_rows(totals, catalogue, language)
             if append and target != "-":
-                columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
-                table = report.merge_daily(output.read_existing_csv(Path(target), columns), table)
-            output.write_csv(table, target)
+                table = report.merge_daily(output.read_existing_csv(Path(target), columns),
+                                           report.to_frame(rows, columns))
+                output.write_csv(table, target)
+            else:
+                output.write_rows_csv(columns, rows, target)  # pandas is a fifth of the start-up
         if page is not None:
             output.write_text(html.render(totals, spikes.find_spikes(tally), catalogue, language, counts), page)
     except MaillogError as error:

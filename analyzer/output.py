@@ -171,6 +171,22 @@ def write_csv(frame: pd.DataFrame, target: str | Path) -> None:
         frame.to_csv(handle, index=False, lineterminator="\r\n")
 
 
+def write_rows_csv(columns: list[str], rows: Iterable[tuple], target: str | Path) -> None:
+    """Rows as write_csv writes their DataFrame, byte for byte (tests compare), without importing pandas:
+    pandas formats with the csv module too, and a report holds only text, integers and booleans.
+    """
+    def write(handle: TextIO) -> None:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+    if str(target) == "-":
+        write(sys.stdout)
+        return
+    with atomic_text_file(Path(target)) as handle:
+        write(handle)
+
+
 def read_existing_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     """A report written earlier (for --append); refused if its columns are not this report's."""
     import pandas as pd

@@ -35,7 +35,7 @@ def _texts(catalogue: Catalogue, entry_id: str, language: str):
     return entry.texts_in(language) if entry else None
 
 
-def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
+def to_frame(rows: list, columns: list[str]) -> pd.DataFrame:
     import pandas as pd
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
@@ -64,7 +64,7 @@ def top_codes(summary: Summary, catalogue: Catalogue, language: str, top: int) -
         texts = _texts(catalogue, entry_id, language)
         rows.append((reply_code, enhanced_code, entry_id, count, count / summary.coded_events,
                      texts.title if texts else NO_VALUE, texts.fix if texts else NO_VALUE))
-    return _frame(rows, columns)
+    return to_frame(rows, columns)
 
 
 def top_rejected_clients(summary: Summary, top: int) -> pd.DataFrame:
@@ -73,7 +73,7 @@ def top_rejected_clients(summary: Summary, top: int) -> pd.DataFrame:
     for ip, count in summary.rejected_clients.most_common(top):
         entries = summary.rejected_clients.payloads.get(ip)
         rows.append((ip, count, entries.most_common(1)[0][0] if entries else NO_VALUE))
-    return _frame(rows, ["client_ip", "count", "top_entry"])
+    return to_frame(rows, ["client_ip", "count", "top_entry"])
 
 
 def top_failing_domains(summary: Summary, top: int) -> pd.DataFrame:
@@ -84,7 +84,7 @@ def top_failing_domains(summary: Summary, top: int) -> pd.DataFrame:
         entries = sorted(((n, k[6:]) for k, n in detail.items() if k.startswith("entry:")), key=lambda x: (-x[0], x[1]))
         rows.append((domain, detail.get("kind:bounced", 0), detail.get("kind:deferred", 0),
                      detail.get("kind:expired", 0), entries[0][1] if entries else NO_VALUE))
-    return _frame(rows, ["domain", "bounced", "deferred", "expired", "top_entry"])
+    return to_frame(rows, ["domain", "bounced", "deferred", "expired", "top_entry"])
 
 
 def auth_failures_by_ip(summary: Summary, top: int) -> pd.DataFrame:
@@ -95,7 +95,7 @@ def auth_failures_by_ip(summary: Summary, top: int) -> pd.DataFrame:
         rows.append((ip, count, source.usernames.count() if source else 0,
                      source.first_seen.isoformat() if source and source.first_seen else NO_VALUE,
                      source.last_seen.isoformat() if source and source.last_seen else NO_VALUE))
-    return _frame(rows, ["client_ip", "failures", "usernames", "first_seen", "last_seen"])
+    return to_frame(rows, ["client_ip", "failures", "usernames", "first_seen", "last_seen"])
 
 
 def per_day(summary: Summary) -> pd.DataFrame:
@@ -119,6 +119,11 @@ def text_rule_share(summary: Summary) -> float:
 
 def daily_report(summary: Summary, catalogue: Catalogue, language: str = "en") -> pd.DataFrame:
     """One row per date x host x mta x kind x reply_code x enhanced_code x entry_id (DAILY_COLUMNS)."""
+    return to_frame(daily_rows(summary, catalogue, language), DAILY_COLUMNS)
+
+
+def daily_rows(summary: Summary, catalogue: Catalogue, language: str = "en") -> list[tuple]:
+    """The rows of daily_report as tuples: what `report` writes without importing pandas."""
     rank = {kind: position for position, kind in enumerate(KIND_ORDER)}
     ordered = sorted(summary.daily.items(),
                      key=lambda item: (item[0][0], item[0][1], item[0][2], rank.get(item[0][3], 99), -item[1].count,
@@ -132,11 +137,16 @@ def daily_report(summary: Summary, catalogue: Catalogue, language: str = "en") -
                      row.count, row.clients.count(), row.senders.count(), row.recipients.count(),
                      row.first_seen.isoformat(), row.last_seen.isoformat(),
                      neutralise_cell(row.example) if row.example else NO_VALUE, texts.fix if texts else NO_VALUE))
-    return _frame(rows, DAILY_COLUMNS)
+    return rows
 
 
 def daily_summary(summary: Summary) -> pd.DataFrame:
     """One row per date x host x mta: events per kind, and the most frequent problem entry."""
+    return to_frame(daily_summary_rows(summary), SUMMARY_COLUMNS)
+
+
+def daily_summary_rows(summary: Summary) -> list[tuple]:
+    """The rows of daily_summary as tuples."""
     totals: dict[tuple, dict] = {}
     for (date, host, mta, kind, _reply, _enhanced, entry_id), row in summary.daily.items():
         record = totals.setdefault((date, host, mta), {"kinds": dict.fromkeys(KIND_ORDER, 0), "problems": {}})
@@ -149,7 +159,7 @@ def daily_summary(summary: Summary) -> pd.DataFrame:
         top_problem, top_count = problems[0] if problems else (NO_VALUE, 0)
         rows.append((date, neutralise_cell(host), mta, *(record["kinds"][k] for k in KIND_ORDER), top_problem,
                      top_count))
-    return _frame(rows, SUMMARY_COLUMNS)
+    return rows
 
 
 def merge_daily(existing: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from analyzer import report
@@ -113,6 +114,26 @@ def test_failed_report_leaves_the_previous_file_intact(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "missing.log"), "-o", str(out)])
     assert result.exit_code == 2 and out.read_text(encoding="utf-8") == "previous\n"
     assert [p.name for p in tmp_path.iterdir()] == ["daily.csv"]
+
+
+@pytest.mark.parametrize("summary_table", [False, True])
+def test_report_rows_are_written_as_pandas_writes_their_table(tmp_path, catalogue, summary_table):
+    from analyzer import ReadOptions, expand_inputs, output, read_events
+    options = ReadOptions(year=2026, zone=UTC)
+    events = list(read_events(expand_inputs([str(SAMPLE_LOGS)]), options))
+    awkward = ['he said "no", then left', "line\rbreak", "=1+1", "日本語の応答, 550", "", "-x", 'a ""quoted"" word']
+    events += [_event(minutes, text=text or None, host=f"mx,{minutes}") for minutes, text in enumerate(awkward)]
+    for totals in (_summary(events, catalogue), _summary([], catalogue)):
+        if summary_table:
+            frame, columns, rows = report.daily_summary(totals), report.SUMMARY_COLUMNS, report.daily_summary_rows(totals)
+        else:
+            frame, columns = report.daily_report(totals, catalogue, "ja"), report.DAILY_COLUMNS
+            rows = report.daily_rows(totals, catalogue, "ja")
+        output.write_csv(frame, tmp_path / "pandas.csv")
+        output.write_rows_csv(columns, rows, tmp_path / "rows.csv")
+        written = (tmp_path / "rows.csv").read_bytes()
+        assert written == (tmp_path / "pandas.csv").read_bytes()
+        assert written.count(b"\r\n") >= len(rows) + 1
 
 
 def test_analyze_on_the_sample_logs_names_codes_and_fixes():
