@@ -208,3 +208,41 @@ def test_an_unwritable_cache_or_no_home_is_no_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setattr(tomlcache.os.path, "expanduser", lambda text: text)  # no HOME, no passwd entry
     assert tomlcache.cache_dir() is None
+
+
+def test_sendmail_delivery_fast_alternative_agrees_with_the_general_one():
+    """sendmail.delivery tries Sendmail's own field order first without backtracking, then any order:
+    on any to= line, the pair must give what the general alternative alone gives."""
+    import random
+
+    import regex
+    (pattern,) = [p for p in PARSERS["sendmail"].patterns if p.id == "sendmail.delivery"]
+    source = pattern.regex.pattern
+    split = source.index("|to=(?P<recipient>")
+    queue_id = source[:source.index("(?:to=")]
+    general = regex.compile(queue_id + source[split + 1:-1], regex.VERSION0)
+    fast = regex.compile(queue_id + source[len(queue_id) + 3:split], regex.VERSION0)
+    assert general.groupindex == fast.groupindex == pattern.regex.groupindex
+    fields = ["ctladdr=<a@example.com> (1000/1000)", "delay=00:00:01", "xdelay=00:00:01", "mailer=esmtp",
+              "mailer=local", "pri=1234", "relay=mx.example.net. [192.0.2.7]", "relay=[IPv6:2001:db8::1]",
+              "relay=local", "dsn=2.0.0", "dsn=5.1.1", "reply=550 5.1.1 No such user", "stat=Sent (ok)",
+              "stat=Deferred: Connection refused by x.", "tries=3", "junk", "relay=a, b", "stat=User unknown, x",
+              "x=(a, b)", "mailer=", "dsn=9.9", "(paren)", "relay=", "stat=", "stat=a, relay=b [192.0.2.8]",
+              "reply=250 ok, stat=x"]
+    order = ["ctladdr", "delay", "xdelay", "mailer", "pri", "relay", "tries", "dsn", "reply", "stat"]
+    recipients = ["<u@example.com>", "<a@x>,<b@y>", "u@example.com", '"q, x"@y', "<a>, <b>",
+                  "<x, relay=e [192.0.2.9]>"]
+    rng = random.Random(5)
+    lines = [line[line.find("]: ") + 3:] for line in ALL_SAMPLES if " to=" in line]
+    for _ in range(20000):
+        chosen = rng.sample(fields, rng.randint(0, 8))
+        if rng.random() < 0.5:  # mostly Sendmail's own order, where the fast alternative answers
+            chosen.sort(key=lambda f: order.index(f.split("=")[0]) if f.split("=")[0] in order else 5)
+        lines.append(rng.choice(["6AK002q2006595: ", "", "NOQUEUE: "]) + "to=" + rng.choice(recipients) + ", "
+                     + ", ".join(chosen) + rng.choice(["", "", ", ", ","]))
+    fast_answers = 0
+    for line in lines:
+        both, alone = pattern.regex.match(line), general.match(line)
+        assert (both and both.groups()) == (alone and alone.groups()), line
+        fast_answers += fast.match(line) is not None
+    assert fast_answers > 3000  # the case is tested, not only the fallback
