@@ -135,6 +135,22 @@ def test_text_rules_stay_fast_on_worst_case_input(catalogue):
         assert time.perf_counter() - started < 1.0, entry.id
 
 
+def test_a_runaway_user_rule_is_cut_short_even_on_a_short_text(tmp_path):
+    from analyzer.catalogue import load_catalogue
+    path = tmp_path / "mine.toml"  # (a|aa)+$ takes seconds on 34 a's and a '!' (about 3 s here)
+    path.write_text('family = "mine"\n[[entry]]\nid = "mine-runaway"\ncodes = ["550"]\nname = "Runaway"\n'
+                    'category = "policy"\ntexts = [\'(?:x|a|aa)+$\']\n'
+                    '[entry.en]\ntitle = "t"\nmeaning = "m"\nwhen = "w"\nfix = "f"\ncheck = "c"\n'
+                    '[entry.ja]\ntitle = "t"\nmeaning = "m"\nwhen = "w"\nfix = "f"\ncheck = "c"\n',
+                    encoding="utf-8")
+    catalogue = load_catalogue([path])
+    started = time.perf_counter()
+    found = catalogue.by_text("a" * 34 + "!")
+    assert time.perf_counter() - started < 1.0
+    assert found is None or found[0].id != "mine-runaway"
+    assert catalogue.by_text("aa")[0].id == "mine-runaway"  # the rule itself works
+
+
 def test_control_characters_are_shown_not_sent_to_the_terminal():
     from analyzer.output import sanitize
     assert sanitize("ok\x1b[31mred\r\x07") == "ok\\x1b[31mred\\x0d\\x07"
