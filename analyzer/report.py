@@ -1,4 +1,4 @@
-"""Report tables as pandas DataFrames, built from a streaming Summary; this module neither reads nor prints.
+"""Report tables, as pandas DataFrames and as the rows `report` writes; this module neither reads nor prints.
 
 The Summary (aggregate.py) is folded from events without keeping them; the functions here turn its
 bounded state into the tables `analyze` prints and the CSV rows `report` writes.
