@@ -9,6 +9,7 @@ right for files that span less than a year (with --year, files are not cut).
 """
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -113,15 +114,16 @@ def _count_newlines(handle, length: int) -> int:
     return newlines
 
 
-def run_unit(source: Source, job: Job, out=None) -> UnitResult:
+def run_unit(source: Source, job: Job, out=None,
+             progress: Callable[[int, int], None] | None = None) -> UnitResult:
     """Read one unit and fold it as the job says. The same function runs locally and on Dask workers.
 
-    In this process, event text is written to `out` as it comes (the payload is then empty); in a
-    worker it is returned, a part at a time.
+    In this process, event text is written to `out` as it comes (the payload is then empty), and
+    `progress` hears of the bytes and lines of the unit read so far; in a worker, the text is returned.
     """
     stats = ParseStats()
     unparsed = io.StringIO()
-    options = replace(job.options, unparsed=unparsed, progress=None)
+    options = replace(job.options, unparsed=unparsed, progress=progress)
     classifier = Classifier(load_catalogue([Path(r) for r in job.rules] or None))
     events = read_events([source], options, stats)
     if job.mode == "summary":
@@ -153,28 +155,39 @@ def merge_payloads(mode: str, into, other):
 
 def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None,
         progress: Callable[[int, int], None] | None = None, out=None) -> Iterator[UnitResult]:
-    """The units' results in input order, from local processes or (with `scheduler`) a Dask cluster."""
+    """The units' results in input order, from local processes or (with `scheduler`) a Dask cluster.
+
+    `progress` hears of the bytes and lines read of all the units: as they are read in this process,
+    as each unit ends elsewhere.
+    """
     units = plan_units(sources, jobs if scheduler is None else 64, job.options)
-    if scheduler is not None:
-        yield from _run_dask(units, job, scheduler)
-        return
-    if jobs <= 1 or len(units) == 1:
-        done = 0
+    done = lines = 0
+    if scheduler is None and (jobs <= 1 or len(units) == 1):
         for unit in units:
-            result = run_unit(unit, job, out)
-            done += result.size
-            if progress is not None:
-                progress(done, result.stats.lines_read)
-            yield result
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        done = lines = 0
-        for result in pool.map(run_unit, units, [job] * len(units)):
+            inner = None if progress is None else functools.partial(_progress_within, progress, done, lines)
+            result = run_unit(unit, job, out, inner)
             done += result.size
             lines += result.stats.lines_read
             if progress is not None:
                 progress(done, lines)
             yield result
+        return
+    for result in _run_dask(units, job, scheduler) if scheduler is not None else _run_pool(units, job, jobs):
+        done += result.size
+        lines += result.stats.lines_read
+        if progress is not None:
+            progress(done, lines)
+        yield result
+
+
+def _progress_within(progress: Callable[[int, int], None], size_before: int, lines_before: int, size: int,
+                     lines: int) -> None:
+    progress(size_before + size, lines_before + lines)
+
+
+def _run_pool(units: list[Source], job: Job, jobs: int) -> Iterator[UnitResult]:
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(run_unit, units, [job] * len(units))
 
 
 def _run_dask(units: list[Source], job: Job, scheduler: str) -> Iterator[UnitResult]:

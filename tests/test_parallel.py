@@ -101,3 +101,24 @@ def test_cli_dask_engine_and_jobs(tmp_path):
     unreachable = runner.invoke(app, [*base, "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9",
                                       "-o", str(tmp_path / "x.csv")])
     assert unreachable.exit_code == 2 and "cannot reach the Dask scheduler" in unreachable.stderr
+
+
+def test_progress_is_heard_within_a_file_in_one_process_and_per_part_elsewhere(generated, small_ranges,
+                                                                                 monkeypatch):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    monkeypatch.setattr(blockscan, "BLOCK_BYTES", 64 << 10)
+    sources = expand_inputs(generated)
+    total = sum(source.size() for source in sources)
+    job = parallel.Job("summary", ReadOptions(now=FROZEN_NOW))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        for jobs, scheduler in ((1, None), (2, None), (1, cluster)):
+            heard: list[tuple[int, int]] = []
+            _summary, stats = parallel.collect(sources, job, jobs, scheduler,
+                                               progress=lambda size, lines: heard.append((size, lines)))
+            assert heard == sorted(heard) and heard[-1] == (total, stats.lines_read), (jobs, scheduler)
+            parts = len(parallel.plan_units(sources, jobs if scheduler is None else 64, job.options))
+            if jobs == 1 and scheduler is None:
+                assert len(heard) > 4 * len(sources)  # block by block, not only when a file ends
+            else:
+                assert len(heard) == parts > len(sources)
