@@ -74,7 +74,8 @@ def _prefilter_pattern(forced: str | None) -> str:
     literals: set[str] = set()
     for name, parser in PARSERS.items():
         if forced is None or forced == name:
-            literals.update(parser.literals())
+            for pattern in parser.patterns:
+                literals.update(pattern.contains)
     # RE2 syntax: escaped literals, and the reply-code hint the line path also uses.
     return "|".join(re.escape(literal) for literal in sorted(literals)) + "|" + CODE_HINT_RE.pattern
 

@@ -171,24 +171,6 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
     return patterns
 
 
-def load_line_literals(path: Path) -> set[str]:
-    """The `contains` literals of a line pattern file, without compiling its regexes.
-
-    The block scan needs the literals of every MTA; a parser needs its regexes only when a line of its
-    MTA comes, and compiling them all is a tenth of a second of every start. A file whose literals are
-    not well formed is validated in full here, so that its error is the one load_line_patterns gives.
-    """
-    literals: set[str] = set()
-    for raw in _read_toml(path).get("pattern", []):
-        contains = raw.get("contains") if isinstance(raw, dict) else None
-        contains = [contains] if isinstance(contains, str) else contains
-        if not isinstance(contains, list) or not contains or not all(isinstance(c, str) and c for c in contains):
-            load_line_patterns(path)
-            raise PatternFileError([f"{path.name}: field 'contains' must be a non-empty string or list of strings"])
-        literals.update(contains)
-    return literals
-
-
 CATEGORIES = frozenset({"success", "auth", "relay", "recipient", "sender", "policy", "reputation", "content",
                         "capacity", "network", "routing", "protocol", "tls", "system", "other"})
 TEXT_FIELDS = ("title", "meaning", "when", "fix", "check")

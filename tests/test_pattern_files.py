@@ -12,7 +12,7 @@ from analyzer.classify import rule_text
 from analyzer.errors import PatternFileError
 from analyzer.parsers import PARSERS
 from analyzer import tomlcache
-from analyzer.patternfiles import PATTERNS_DIR, load_catalogue_files, load_line_literals, load_line_patterns
+from analyzer.patternfiles import PATTERNS_DIR, load_catalogue_files, load_line_patterns
 from analyzer.reader import inspect_line
 
 from .conftest import FROZEN_NOW, SAMPLES_DIR, read_annotated
@@ -112,15 +112,6 @@ def test_broken_line_pattern_file_names_file_pattern_and_field(tmp_path):
         load_line_patterns(path)
     message = str(caught.value)
     assert "postfix.toml" in message and "postfix.x" in message and "regex" in message and "nonsense" in message
-
-
-def test_literals_read_without_compiling_are_those_of_the_patterns(tmp_path):
-    for path in sorted((PATTERNS_DIR / "lines").glob("*.toml")):
-        assert load_line_literals(path) == {literal for p in load_line_patterns(path) for literal in p.contains}
-    path = tmp_path / "postfix.toml"
-    path.write_text(LINE_FILE.format(word="word").replace('contains = "word"', "contains = []"), encoding="utf-8")
-    with pytest.raises(PatternFileError, match="postfix.x.*contains"):
-        load_line_literals(path)
 
 
 def test_broken_catalogue_file_names_file_entry_and_field(tmp_path):

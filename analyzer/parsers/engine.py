@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..events import Kind
-from ..patternfiles import PATTERNS_DIR, LinePattern, load_line_literals, load_line_patterns
+from ..patternfiles import PATTERNS_DIR, LinePattern, load_line_patterns
 
 # Line patterns are written linear-time and tested on worst-case input. As a last guard, a message
 # longer than GUARDED_LENGTH is matched with the regex module's timeout (and the line is counted as
@@ -120,12 +120,6 @@ class MtaParser:
         if self._patterns is None:
             self._patterns = load_line_patterns(self.path)
         return self._patterns
-
-    def literals(self) -> set[str]:
-        """Every literal of the pattern file, read without compiling a regex (see load_line_literals)."""
-        if self._patterns is not None:
-            return {literal for pattern in self._patterns for literal in pattern.contains}
-        return load_line_literals(self.path)
 
     def candidates(self, service: str) -> list[tuple[str, LinePattern, tuple[str | None, ...]]]:
         """(literal, pattern, the name of each of its groups) for the patterns of one service, in pattern
