@@ -145,10 +145,11 @@ class MtaParser:
         """
         hinted = False
         guarded = len(message) > GUARDED_LENGTH
-        # A pattern with two literals in the message may be tried twice; the second try fails like the first.
+        tried = None  # a pattern's literals are side by side: its second literal must not try it again
         for literal, pattern, names in self.candidates(service):
-            if literal not in message:
+            if literal not in message or pattern is tried:
                 continue
+            tried = pattern
             hinted = True
             if guarded:
                 found = pattern.regex.match(message, timeout=REGEX_TIMEOUT_SECONDS)
