@@ -13,7 +13,7 @@ from typing import TextIO
 
 from .errors import UsageError
 from .events import Event, LineOutcome, ParseStats
-from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, Header, identify_program, split_header
+from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, Header, identify_program, load_all_patterns, split_header
 from . import blockscan
 from .sources import MAX_LINE_CHARS, STDIN, Source, looks_like_journal, open_binary, read_lines
 from .timestamps import TimestampReader, resolve_timezone
@@ -104,6 +104,7 @@ class LineHandler:
     """Everything the reading of one input keeps between lines; `handle` is the per-line path."""
 
     def __init__(self, source: Source, options: ReadOptions, stats: ParseStats):
+        load_all_patterns()
         self.clock = TimestampReader(options.zone, options.now or source.modified(), options.year)
         self.forced = options.mta
         self.name = source.name

@@ -123,3 +123,22 @@ def test_the_library_api_is_what_the_readme_shows(tmp_path):
     assert analyzer.detect_mta("Nov 28 10:00:00 mx1 sm-mta[1]: 4ASA00hK004567: done") == "sendmail"
     assert analyzer.detect_mta("Nov 28 10:00:00 mx1 dovecot[1]: imap-login: Login") is None
     assert set(analyzer.__all__) <= set(dir(analyzer))
+
+
+def test_a_broken_pattern_file_stops_a_command_before_any_output(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from analyzer.parsers import PARSERS
+    from analyzer.patternfiles import PATTERNS_DIR
+    broken = tmp_path / "exim.toml"  # an MTA the input does not hold: its file is still checked first
+    text = (PATTERNS_DIR / "lines" / "exim.toml").read_text(encoding="utf-8")
+    broken.write_text(text.replace("regex = '^", "regex = '^(unclosed", 1), encoding="utf-8")
+    parser = PARSERS["exim"]
+    monkeypatch.setattr(parser, "path", broken)
+    monkeypatch.setattr(parser, "_patterns", None)
+    monkeypatch.setattr(parser, "_by_service", {})
+    postfix_logs = str(Path(__file__).resolve().parent.parent / "sample_logs" / "postfix")
+    for engine in ("auto", "line"):
+        result = runner.invoke(app, ["events", postfix_logs, "--year", "2026", "--jobs", "1", "--engine", engine])
+        assert result.exit_code == 2 and result.stdout == "", engine
+        assert "exim.toml" in result.stderr and "does not compile" in result.stderr

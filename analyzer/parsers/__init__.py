@@ -45,6 +45,13 @@ class Header(NamedTuple):
     message: str
 
 
+def load_all_patterns() -> None:
+    """Compile every MTA's pattern file (once): a broken file stops a command before it reads or writes
+    anything, whichever MTAs its input holds and whichever engine reads it."""
+    for parser in PARSERS.values():
+        parser.patterns
+
+
 def split_header(line: str) -> Header | None:
     """The syslog or Exim header of a line, or None when the line has neither.
 
@@ -146,5 +153,5 @@ def detect_mta(line: str) -> str | None:
     return found[0] if found else None
 
 
-__all__ = ["PARSERS", "MTA_NAMES", "Header", "split_header", "identify_program", "detect_mta",
+__all__ = ["PARSERS", "MTA_NAMES", "Header", "load_all_patterns", "split_header", "identify_program", "detect_mta",
            "UNRECOGNISED", "Unrecognised"]
