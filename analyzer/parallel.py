@@ -164,7 +164,9 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
     done = lines = 0
     if scheduler is None and (jobs <= 1 or len(units) == 1):
         for unit in units:
-            inner = None if progress is None else functools.partial(_progress_within, progress, done, lines)
+            inner = None
+            if progress is not None and _read_as_stored(unit):
+                inner = functools.partial(_progress_within, progress, done, lines)
             result = run_unit(unit, job, out, inner)
             done += result.size
             lines += result.stats.lines_read
@@ -178,6 +180,17 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
         if progress is not None:
             progress(done, lines)
         yield result
+
+
+def _read_as_stored(unit: Source) -> bool:
+    """True when the bytes a reader counts are the bytes of the file, which the total is made of: not for a
+    compressed file (its reader counts what it decompresses), stdin or a URL."""
+    if unit.path == STDIN or "://" in unit.path:
+        return False
+    try:
+        return not _compressed(unit)
+    except OSError:
+        return False  # the reader reports it
 
 
 def _progress_within(progress: Callable[[int, int], None], size_before: int, lines_before: int, size: int,

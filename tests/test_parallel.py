@@ -1,6 +1,7 @@
 """--jobs and the Dask engine give exactly the output of one process reading line after line."""
 from __future__ import annotations
 
+import gzip
 import io
 from datetime import datetime
 from pathlib import Path
@@ -104,10 +105,12 @@ def test_cli_dask_engine_and_jobs(tmp_path):
 
 
 def test_progress_is_heard_within_a_file_in_one_process_and_per_part_elsewhere(generated, small_ranges,
-                                                                                 monkeypatch):
+                                                                                 monkeypatch, tmp_path):
     distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
     monkeypatch.setattr(blockscan, "BLOCK_BYTES", 64 << 10)
-    sources = expand_inputs(generated)
+    packed = tmp_path / "postfix.log.gz"  # its reader counts more bytes than the file holds
+    packed.write_bytes(gzip.compress(Path(generated[0]).read_bytes()))
+    sources = expand_inputs([*generated, str(packed)])
     total = sum(source.size() for source in sources)
     job = parallel.Job("summary", ReadOptions(now=FROZEN_NOW))
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
