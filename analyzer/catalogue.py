@@ -29,7 +29,7 @@ SUBJECT_NAMES = {
 }
 LANGUAGES = ("en", "ja")
 TEXT_RULE_TIMEOUT_SECONDS = 0.05
-# The packaged rules are tested on worst-case text (tests/test_hostile.py); on a text shorter than this they
+# The packaged rules are tested on worst-case text (tests/test_hostile.py); on a text no longer than this they
 # run without the timeout, which costs about 2 us a search, most of a search. User rules (--rules) always
 # have it: nobody has tested them.
 UNGUARDED_TEXT_LENGTH = 2048

@@ -158,7 +158,7 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
     """The units' results in input order, from local processes or (with `scheduler`) a Dask cluster.
 
     `progress` hears of the bytes and lines read of all the units: as they are read in this process,
-    as each unit ends elsewhere.
+    as each unit's result comes back (in input order) from processes or Dask.
     """
     units = plan_units(sources, jobs if scheduler is None else 64, job.options)
     done = lines = 0
