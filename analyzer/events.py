@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +60,7 @@ class Event:
 
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Event))
+_event_values = operator.attrgetter(*EVENT_FIELDS)  # all fields in one C call: `events` writes millions
 
 
 class LineOutcome(str, enum.Enum):
@@ -101,7 +103,7 @@ class ParseStats:
 
 def event_record(event: Event) -> dict:
     """The event as plain JSON-ready values: ISO 8601 timestamp, enum values, None for absent fields."""
-    record = {name: getattr(event, name) for name in EVENT_FIELDS}
+    record = dict(zip(EVENT_FIELDS, _event_values(event)))
     if event.timestamp is not None:
         record["timestamp"] = event.timestamp.isoformat()
     if event.kind is not None:

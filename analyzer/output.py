@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import operator
 import os
 import re
 import sys
@@ -70,14 +71,26 @@ def atomic_text_file(path: Path | None) -> Iterator[TextIO | None]:
         raise
 
 
+_classification_values = operator.attrgetter(*CLASSIFICATION_FIELDS)
+
+
 def classified_record(event: Event, classifier: Classifier | None) -> dict:
     """The public event record, with the classification fields when a classifier is given."""
     record = event_record(event)
     if classifier is not None:
-        found = classifier(event)
-        for name in CLASSIFICATION_FIELDS:
-            record[name] = getattr(found, name)
+        record.update(zip(CLASSIFICATION_FIELDS, _classification_values(classifier(event))))
     return record
+
+
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds an encoder at every call
+
+
+def json_text(value) -> str:
+    """JSON on one line: UTF-8 text as it is, but U+007F-U+009F escaped (see C1_AS_JSON)."""
+    text = _encode_json(value)
+    if not text.isascii() or "\x7f" in text:  # isascii() is a flag lookup: most records skip translate()
+        text = text.translate(C1_AS_JSON)
+    return text
 
 
 def check_event_format(format: str) -> None:
@@ -91,21 +104,21 @@ def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: 
     check_event_format(format)
     written = 0
     if format == "jsonl":
-        dumps = json.dumps
+        write = out.write
         for event in events:
-            out.write(dumps(classified_record(event, classifier), ensure_ascii=False).translate(C1_AS_JSON) + "\n")
+            write(json_text(classified_record(event, classifier)) + "\n")
             written += 1
         return written
     fields = EVENT_FIELDS + (CLASSIFICATION_FIELDS if classifier is not None else ())
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n")
     if header:
-        writer.writeheader()
+        writer.writerow(fields)
     for event in events:
         record = classified_record(event, classifier)
         for name in LOG_TEXT_FIELDS:
             if record[name]:
                 record[name] = neutralise_cell(record[name])
-        writer.writerow(record)
+        writer.writerow([record[name] for name in fields])
         written += 1
     return written
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from .classify import Classifier
 from .errors import InputError, MaillogError
 from .events import ParseStats
-from .output import atomic_text_file, sanitize
+from .output import atomic_text_file, json_text, sanitize
 from .reader import LineHandler, ReadOptions
 from .sources import RAW_LINE_BYTES, STDIN, LineCutter, Source, journal_line
 from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
@@ -176,7 +176,7 @@ class Alerts:
 
 def format_alert(alert: dict, format: str) -> str:
     if format == "json":
-        return json.dumps(alert, ensure_ascii=False)
+        return json_text(alert)
     if alert["alert"] == "spike":
         top = ", ".join(f"{ip} ({n})" for ip, n in alert["top_ips"][:3]) or "-"
         return (f"SPIKE {alert['shape']} on {sanitize(alert['host'])}: {alert['start']} .. {alert['end']}, "

@@ -169,15 +169,20 @@ def test_event_output_is_inert(tmp_path):
                     "to=<x@example.com> proto=ESMTP helo=<h>\n"
                     "Nov 28 10:00:02 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.11]: 554 "
                     "5.7.1 <x@example.com>: Relay access denied; from=<=cmd|'/C calc'!A0@example.net> "
+                    "to=<x@example.com> proto=ESMTP helo=<h>\n"
+                    "Nov 28 10:00:03 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.12]: 554 "
+                    "5.7.1 <x@example.com>: Relay access denied; from=<b\x7fx@example.net> "  # DEL in ASCII text
                     "to=<x@example.com> proto=ESMTP helo=<h>\n", encoding="utf-8")
     runner = CliRunner()
     jsonl = runner.invoke(app, ["events", str(path)]).stdout
-    assert "\x9b" not in jsonl
-    assert json_module.loads(jsonl.splitlines()[0])["sender"] == "a\x9b31m@example.net"
+    assert "\x9b" not in jsonl and "\x7f" not in jsonl
+    records = [json_module.loads(line) for line in jsonl.splitlines()]
+    assert [r["sender"] for r in records] == ["a\x9b31m@example.net", "=cmd|'/C calc'!A0@example.net",
+                                             "b\x7fx@example.net"]
     csv_text = runner.invoke(app, ["events", str(path), "--format", "csv"]).stdout
     import csv as csv_module
     senders = [row["sender"] for row in csv_module.DictReader(io.StringIO(csv_text))]
-    assert senders == ["a\x9b31m@example.net", "'=cmd|'/C calc'!A0@example.net"]
+    assert senders == ["a\x9b31m@example.net", "'=cmd|'/C calc'!A0@example.net", "b\x7fx@example.net"]
 
 
 def test_unwritable_output_is_a_clear_error(tmp_path):

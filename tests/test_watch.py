@@ -218,3 +218,14 @@ def test_a_restart_inside_a_long_line_never_reads_its_tail_as_a_line(tmp_path, m
         lines += more
     assert saved[0] == len(b"first\n")  # the start of the long line, not its middle
     assert lines[-1] == "last" and len(lines) == 2 and len(lines[0]) > MAX_LINE_CHARS  # read again, whole
+
+
+def test_json_alerts_escape_c1_controls_from_the_log():
+    import json
+
+    from analyzer.watch import format_alert
+    alert = {"alert": "offender", "host": "mx\x9b1", "client_ip": "192.0.2.7", "failures_in_window": 6,
+             "time": "2026-11-28T10:00:00+00:00"}
+    text = format_alert(alert, "json")
+    assert "\x9b" not in text and json.loads(text) == alert
+    assert "\x9b" not in format_alert(alert, "text")
