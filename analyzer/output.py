@@ -223,25 +223,22 @@ def report_path(pattern: str, since: datetime | None, zone) -> str:
 
 
 class Progress:
-    """A one-line progress report on stderr: bytes read of the total, lines per second."""
+    """A one-line progress report on stderr: bytes read of the total, lines per second.
+
+    It is called with running totals over all the inputs (parallel.run adds them up).
+    """
 
     def __init__(self, sources: list[Source], stream: TextIO | None = None):
         self.stream = stream or sys.stderr
         self.total = sum(source.size() for source in sources)
-        self.before = 0          # bytes of the inputs already finished
-        self.last = (0, 0)       # (bytes, lines) of the input being read
         self.started = time.monotonic()
         self.shown = 0.0
 
-    def __call__(self, size: int, lines: int) -> None:
-        if size < self.last[0]:  # a new input began
-            self.before += self.last[0]
-        self.last = (size, lines)
+    def __call__(self, done: int, lines: int) -> None:
         now = time.monotonic()
         if now - self.shown < 0.25:
             return
         self.shown = now
-        done = self.before + size
         rate = lines / max(now - self.started, 1e-6)
         share = f" ({done / self.total:.0%})" if self.total and done <= self.total else ""
         self.stream.write(f"\rmaillog: {done / 2 ** 20:,.1f} of {self.total / 2 ** 20:,.1f} MiB read{share}, "

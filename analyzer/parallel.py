@@ -166,7 +166,7 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
         for unit in units:
             inner = None
             if progress is not None and _read_as_stored(unit):
-                inner = functools.partial(_progress_within, progress, done, lines)
+                inner = functools.partial(_progress_within, progress, done, lines, unit.size())
             result = run_unit(unit, job, out, inner)
             done += result.size
             lines += result.stats.lines_read
@@ -193,9 +193,11 @@ def _read_as_stored(unit: Source) -> bool:
         return False  # the reader reports it
 
 
-def _progress_within(progress: Callable[[int, int], None], size_before: int, lines_before: int, size: int,
-                     lines: int) -> None:
-    progress(size_before + size, lines_before + lines)
+def _progress_within(progress: Callable[[int, int], None], size_before: int, lines_before: int, unit_size: int,
+                     size: int, lines: int) -> None:
+    # A reader may count a little more than the file holds (the line end it gives a last line without one,
+    # a journald record converted to a longer line); the total it reaches when the unit ends is exact.
+    progress(size_before + min(size, unit_size), lines_before + lines)
 
 
 def _run_pool(units: list[Source], job: Job, jobs: int) -> Iterator[UnitResult]:

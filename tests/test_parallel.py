@@ -110,7 +110,9 @@ def test_progress_is_heard_within_a_file_in_one_process_and_per_part_elsewhere(g
     monkeypatch.setattr(blockscan, "BLOCK_BYTES", 64 << 10)
     packed = tmp_path / "postfix.log.gz"  # its reader counts more bytes than the file holds
     packed.write_bytes(gzip.compress(Path(generated[0]).read_bytes()))
-    sources = expand_inputs([*generated, str(packed)])
+    unended = tmp_path / "unended.log"  # the reader gives its last line an end the file does not have
+    unended.write_bytes(Path(generated[1]).read_bytes().rstrip(b"\n"))
+    sources = expand_inputs([*generated, str(packed), str(unended)])
     total = sum(source.size() for source in sources)
     job = parallel.Job("summary", ReadOptions(now=FROZEN_NOW))
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
@@ -120,6 +122,7 @@ def test_progress_is_heard_within_a_file_in_one_process_and_per_part_elsewhere(g
             _summary, stats = parallel.collect(sources, job, jobs, scheduler,
                                                progress=lambda size, lines: heard.append((size, lines)))
             assert heard == sorted(heard) and heard[-1] == (total, stats.lines_read), (jobs, scheduler)
+            assert all(size <= total for size, _lines in heard)
             parts = len(parallel.plan_units(sources, jobs if scheduler is None else 64, job.options))
             if jobs == 1 and scheduler is None:
                 assert len(heard) > 4 * len(sources)  # block by block, not only when a file ends
