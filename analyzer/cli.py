@@ -20,6 +20,7 @@ from .events import ParseStats
 from .explain import check_language
 from .explain import compare as compare_codes
 from .explain import explain as explain_codes
+from .parsers import load_all_patterns
 from .reader import ReadOptions
 from .sources import Source, expand_inputs
 from .timestamps import parse_time_bound, resolve_timezone
@@ -80,6 +81,7 @@ def _reading(inputs: list[str], mta: str | None, tz: str | None, year: int | Non
     """Inputs and read options from the shared command-line options; the unparsed file is written whole."""
     zone = resolve_timezone(tz)
     sources = expand_inputs(inputs)
+    load_all_patterns()  # a broken pattern file is reported before any output (the CSV header of events)
     if engine not in ("auto", "line", "dask"):
         raise UsageError(f"unknown engine {engine!r}; choose auto, line or dask")
     # Only a person watching a terminal wants a progress line; never in a pipe, a file or cron mail.
@@ -340,6 +342,7 @@ def check_patterns(inputs: Inputs, mta: MtaOption = None, rules: RulesOption = N
     """
     try:
         sources = expand_inputs(inputs)
+        load_all_patterns()
         for line in output.check_lines(sources, load_catalogue(rules), mta=mta, only_unmatched=only_unmatched):
             typer.echo(line)
     except MaillogError as error:

@@ -19,6 +19,10 @@ class PatternFileError(MaillogError):
         super().__init__("; ".join(problems) if len(problems) < 4 else
                          f"{len(problems)} problems in pattern files, first: {problems[0]}")
 
+    def __reduce__(self):
+        # Rebuilt from its problems, not from its message, when it comes back from a --jobs process.
+        return PatternFileError, (self.problems,)
+
 
 class UsageError(MaillogError):
     """An option value that cannot be used."""

@@ -138,7 +138,20 @@ def test_a_broken_pattern_file_stops_a_command_before_any_output(tmp_path, monke
     monkeypatch.setattr(parser, "_patterns", None)
     monkeypatch.setattr(parser, "_by_service", {})
     postfix_logs = str(Path(__file__).resolve().parent.parent / "sample_logs" / "postfix")
-    for engine in ("auto", "line"):
-        result = runner.invoke(app, ["events", postfix_logs, "--year", "2026", "--jobs", "1", "--engine", engine])
-        assert result.exit_code == 2 and result.stdout == "", engine
+    for engine, format in (("auto", "jsonl"), ("line", "jsonl"), ("auto", "csv")):
+        result = runner.invoke(app, ["events", postfix_logs, "--year", "2026", "--jobs", "1", "--engine", engine,
+                                     "--format", format])
+        assert result.exit_code == 2 and result.stdout == "", (engine, format)  # not even the CSV header
         assert "exim.toml" in result.stderr and "does not compile" in result.stderr
+    empty = tmp_path / "empty.log"
+    empty.write_text("", encoding="utf-8")
+    assert runner.invoke(app, ["check-patterns", str(empty)]).exit_code == 2
+
+
+def test_a_pattern_file_error_from_another_process_keeps_its_message():
+    import pickle
+
+    from analyzer.errors import PatternFileError
+    error = PatternFileError([f"exim.toml: pattern 'exim.p{n}': field 'regex' does not compile" for n in range(5)])
+    back = pickle.loads(pickle.dumps(error))
+    assert str(back) == str(error) and back.problems == error.problems
