@@ -203,6 +203,9 @@ def _open_url(url: str):
         raise InputError(f"{url}: cannot open: {exc}") from None
 
 
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
 def journal_line(text: str) -> str | None:
     """A journalctl -o json record as a syslog-shaped line (RFC 3339 UTC timestamp)."""
     try:
@@ -224,7 +227,12 @@ def journal_line(text: str) -> str | None:
     pid = record.get("SYSLOG_PID") or record.get("_PID")
     host = str(record.get("_HOSTNAME") or "localhost")
     program = f"{ident}[{pid}]" if pid else ident
-    return f"{stamp.isoformat(timespec='microseconds')} {host} {program}: {message}"
+    line = f"{stamp.isoformat(timespec='microseconds')} {host} {program}: {message}"
+    if not line.isascii():
+        # JSON may escape a lone surrogate ("\ud800"), which no UTF-8 output can hold: it is an
+        # undecodable character like any other.
+        line = SURROGATE_RE.sub("\ufffd", line)
+    return line
 
 
 def read_lines(source: Source, problems: list[str]) -> Iterator[str]:

@@ -95,6 +95,21 @@ def test_a_journal_record_is_judged_by_its_message_not_its_json(tmp_path):
     assert event.client_ip == "192.0.2.9" and event.reply_code == "554" and stats.by_outcome == {"event": 1}
 
 
+def test_a_lone_surrogate_escaped_in_journal_json_is_an_undecodable_character(tmp_path):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+    path = tmp_path / "journal.json"  # "\ud800" is valid JSON but no UTF-8 output can hold it
+    path.write_text('{"__REALTIME_TIMESTAMP": "1795860001000000", "_HOSTNAME": "mx1", "SYSLOG_IDENTIFIER": '
+                    '"postfix/smtpd", "_PID": "77", "MESSAGE": "NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 '
+                    '5.7.1 <x@example.com>: Relay access denied; from=<a\\ud800b@example.net> to=<x@example.com> '
+                    'proto=ESMTP helo=<h>"}\n', encoding="utf-8")
+    for format in ("jsonl", "csv"):
+        result = CliRunner().invoke(app, ["events", str(path), "--format", format, "--stats"])
+        assert result.exit_code == 0 and "a\ufffdb@example.net" in result.stdout, format
+        assert "undecodable bytes: 1" in result.stderr
+
+
 def test_awkward_inputs_are_counted_never_fatal(tmp_path):
     cases = {
         "empty.log": b"",
