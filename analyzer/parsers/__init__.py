@@ -49,7 +49,7 @@ def load_all_patterns() -> None:
     """Compile every MTA's pattern file (once): a broken file stops a command before it reads or writes
     anything, whichever MTAs its input holds and whichever engine reads it."""
     for parser in PARSERS.values():
-        parser.patterns
+        parser.patterns  # the property reads, checks and compiles the file on first use
 
 
 def split_header(line: str) -> Header | None:
