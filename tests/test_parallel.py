@@ -104,27 +104,37 @@ def test_cli_dask_engine_and_jobs(tmp_path):
     assert unreachable.exit_code == 2 and "cannot reach the Dask scheduler" in unreachable.stderr
 
 
-def test_progress_is_heard_within_a_file_in_one_process_and_per_part_elsewhere(generated, small_ranges,
-                                                                                 monkeypatch, tmp_path):
-    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+@pytest.fixture
+def progress_inputs(generated, small_ranges, monkeypatch, tmp_path):
     monkeypatch.setattr(blockscan, "BLOCK_BYTES", 64 << 10)
     packed = tmp_path / "postfix.log.gz"  # its reader counts more bytes than the file holds
     packed.write_bytes(gzip.compress(Path(generated[0]).read_bytes()))
     unended = tmp_path / "unended.log"  # the reader gives its last line an end the file does not have
     unended.write_bytes(Path(generated[1]).read_bytes().rstrip(b"\n"))
-    sources = expand_inputs([*generated, str(packed), str(unended)])
-    total = sum(source.size() for source in sources)
+    return expand_inputs([*generated, str(packed), str(unended)])
+
+
+def _progress_heard(sources, jobs: int, scheduler=None) -> list[tuple[int, int]]:
+    """What progress hears on one run; checked to rise, to stay within the total and to end on it."""
+    heard: list[tuple[int, int]] = []
     job = parallel.Job("summary", ReadOptions(now=FROZEN_NOW))
+    _summary, stats = parallel.collect(sources, job, jobs, scheduler,
+                                       progress=lambda size, lines: heard.append((size, lines)))
+    total = sum(source.size() for source in sources)
+    assert heard == sorted(heard) and heard[-1] == (total, stats.lines_read), (jobs, scheduler)
+    assert all(size <= total for size, _lines in heard)
+    return heard
+
+
+def test_progress_is_heard_block_by_block_in_one_process_and_per_part_with_processes(progress_inputs):
+    assert len(_progress_heard(progress_inputs, 1)) > 4 * len(progress_inputs)  # not only when a file ends
+    parts = len(parallel.plan_units(progress_inputs, 2, ReadOptions(now=FROZEN_NOW)))
+    assert len(_progress_heard(progress_inputs, 2)) == parts > len(progress_inputs)
+
+
+def test_progress_is_heard_per_part_on_dask(progress_inputs):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
-        for jobs, scheduler in ((1, None), (2, None), (1, cluster)):
-            heard: list[tuple[int, int]] = []
-            _summary, stats = parallel.collect(sources, job, jobs, scheduler,
-                                               progress=lambda size, lines: heard.append((size, lines)))
-            assert heard == sorted(heard) and heard[-1] == (total, stats.lines_read), (jobs, scheduler)
-            assert all(size <= total for size, _lines in heard)
-            parts = len(parallel.plan_units(sources, jobs if scheduler is None else 64, job.options))
-            if jobs == 1 and scheduler is None:
-                assert len(heard) > 4 * len(sources)  # block by block, not only when a file ends
-            else:
-                assert len(heard) == parts > len(sources)
+        parts = len(parallel.plan_units(progress_inputs, 64, ReadOptions(now=FROZEN_NOW)))
+        assert len(_progress_heard(progress_inputs, 1, cluster)) == parts > len(progress_inputs)
