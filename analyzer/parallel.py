@@ -14,7 +14,7 @@ import io
 import math
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,7 +29,11 @@ from .sources import MAGIC, STDIN, Source, looks_like_journal
 from .spikes import FailureTally, SpikeSettings, summarise_with_failures
 
 MIN_RANGE_BYTES = 16 << 20   # smaller files are not worth cutting
-MAX_RANGE_BYTES = 64 << 20   # a part's events must fit in a worker's memory before they are written
+MAX_RANGE_BYTES = 64 << 20   # a part's summary is small, but its reading should still be shared out
+# A part's event text is held whole by its worker and by this process until its turn to be written: about
+# twice the bytes of the part. For `events`, parts are smaller, and a part that cannot be cut to a bounded
+# size (a compressed file, stdin, a URL, a large journal) is read here, streaming, in its turn.
+EVENTS_RANGE_BYTES = 8 << 20
 MODES = ("summary", "analysis", "failures", "events-jsonl", "events-csv")
 
 
@@ -51,8 +55,10 @@ class UnitResult:
     size: int
 
 
-def plan_units(sources: list[Source], parts: int, options: ReadOptions) -> list[Source]:
-    """The sources, with large plain files cut into about `parts` byte ranges at line ends."""
+def plan_units(sources: list[Source], parts: int, options: ReadOptions,
+               max_range: int = MAX_RANGE_BYTES) -> list[Source]:
+    """The sources, with large plain files cut into about `parts` byte ranges at line ends, none longer
+    than about `max_range` bytes."""
     if parts <= 1 or not blockscan.available() or options.year is not None or options.engine == "line":
         return list(sources)
     units: list[Source] = []
@@ -62,7 +68,7 @@ def plan_units(sources: list[Source], parts: int, options: ReadOptions) -> list[
                 or looks_like_journal(source):
             units.append(source)
             continue
-        count = max(min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)), math.ceil(size / MAX_RANGE_BYTES), 2)
+        count = max(min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)), math.ceil(size / max_range), 2)
         units.extend(_ranges(source, count))
     return units
 
@@ -160,7 +166,9 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
     `progress` hears of the bytes and lines read of all the units: as they are read in this process,
     as each unit's result comes back (in input order) from processes or Dask.
     """
-    units = plan_units(sources, jobs if scheduler is None else 64, job.options)
+    streaming = job.mode.startswith("events-")
+    units = plan_units(sources, jobs if scheduler is None else 64, job.options,
+                       EVENTS_RANGE_BYTES if streaming else MAX_RANGE_BYTES)
     done = lines = 0
     if scheduler is None and (jobs <= 1 or len(units) == 1):
         for unit in units:
@@ -174,7 +182,9 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
                 progress(done, lines)
             yield result
         return
-    for result in _run_dask(units, job, scheduler) if scheduler is not None else _run_pool(units, job, jobs):
+    results = _run_dask(units, job, scheduler) if scheduler is not None else \
+        _run_pool(units, job, jobs, out if streaming else None)
+    for result in results:
         done += result.size
         lines += result.stats.lines_read
         if progress is not None:
@@ -200,9 +210,35 @@ def _progress_within(progress: Callable[[int, int], None], size_before: int, lin
     progress(size_before + min(size, unit_size), lines_before + lines)
 
 
-def _run_pool(units: list[Source], job: Job, jobs: int) -> Iterator[UnitResult]:
+def _run_pool(units: list[Source], job: Job, jobs: int, out=None) -> Iterator[UnitResult]:
+    """The units' results in input order from `jobs` processes, with at most 2 x `jobs` units given out
+    at a time, so that the results waiting for their turn stay few.
+
+    With `out` (event text), a unit that is not a part of bounded size is read in this process in its
+    turn, its text written to `out` as it comes, while the processes go on with the units after it.
+    """
+    here = [out is not None and not _bounded(unit) for unit in units]
+    upcoming = (index for index, unit in enumerate(units) if not here[index])
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(run_unit, units, [job] * len(units))
+        given: dict[int, Future] = {}
+
+        def give_out() -> None:
+            while len(given) < 2 * jobs and (index := next(upcoming, None)) is not None:
+                given[index] = pool.submit(run_unit, units[index], job)
+
+        give_out()
+        for index, unit in enumerate(units):
+            if here[index]:
+                yield run_unit(unit, job, out)
+                continue
+            result = given.pop(index).result()
+            give_out()
+            yield result
+
+
+def _bounded(unit: Source) -> bool:
+    """True for a byte range of a plain file, or a plain file too small to cut: its event text is bounded."""
+    return unit.end is not None or (unit.size() <= MIN_RANGE_BYTES and _read_as_stored(unit))
 
 
 def _run_dask(units: list[Source], job: Job, scheduler: str) -> Iterator[UnitResult]:

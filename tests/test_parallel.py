@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -138,3 +139,46 @@ def test_progress_is_heard_per_part_on_dask(progress_inputs):
                                   dashboard_address=None) as cluster:
         parts = len(parallel.plan_units(progress_inputs, 64, ReadOptions(now=FROZEN_NOW)))
         assert len(_progress_heard(progress_inputs, 1, cluster)) == parts > len(progress_inputs)
+
+
+class _RecordingPool:
+    """Threads standing in for processes; records each unit given out."""
+
+    given: list = []
+
+    def __init__(self, max_workers: int):
+        self.pool = ThreadPoolExecutor(max_workers)
+
+    def submit(self, function, unit, job):
+        _RecordingPool.given.append(unit)
+        return self.pool.submit(function, unit, job)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.shutdown()
+
+
+def test_events_with_processes_keep_few_parts_waiting_and_stream_what_cannot_be_cut(generated, small_ranges,
+                                                                                      monkeypatch, tmp_path):
+    monkeypatch.setattr(parallel, "EVENTS_RANGE_BYTES", 256 << 10)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", _RecordingPool)
+    _RecordingPool.given = []
+    packed = tmp_path / "exim.log.gz"  # cannot be cut: read in this process, in its turn
+    packed.write_bytes(gzip.compress(Path(generated[1]).read_bytes()))
+    sources = expand_inputs([generated[0], str(packed), generated[2]])
+    job = parallel.Job("events-jsonl", ReadOptions(now=FROZEN_NOW))
+    out = io.StringIO()
+    given_when_yielded = []
+    for result in parallel.run(sources, job, 2, out=out):  # as collect() does: text from a process is written
+        given_when_yielded.append(len(_RecordingPool.given))  # in its turn; a unit read here wrote its own
+        out.write(result.payload)
+    units = parallel.plan_units(sources, 2, job.options, parallel.EVENTS_RANGE_BYTES)
+    assert len(units) > 12 and len(given_when_yielded) == len(units)
+    assert all(given <= position + 1 + 2 * 2 for position, given in enumerate(given_when_yielded))
+    assert all(unit.path != str(packed) for unit in _RecordingPool.given)
+    assert len(_RecordingPool.given) == len(units) - 1
+    single = io.StringIO()
+    parallel.collect(sources, job, 1, out=single)
+    assert out.getvalue() == single.getvalue()
