@@ -9,6 +9,7 @@ right for files that span less than a year (with --year, files are not cut).
 """
 from __future__ import annotations
 
+import collections
 import functools
 import io
 import math
@@ -251,9 +252,16 @@ def _run_dask(units: list[Source], job: Job, scheduler: str) -> Iterator[UnitRes
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
     try:
-        futures = client.map(run_unit, units, job=job, pure=False)
-        for future in futures:  # in input order
-            yield future.result()
+        # As with local processes, at most two units a worker thread are given out at a time: a result
+        # waits on its worker until its turn, and the event text of many would fill the cluster's memory.
+        window = 2 * max(1, sum(client.nthreads().values()))
+        given: collections.deque = collections.deque()
+        for unit in units:
+            given.append(client.submit(run_unit, unit, job=job, pure=False))
+            if len(given) >= window:
+                yield given.popleft().result()
+        while given:
+            yield given.popleft().result()
     finally:
         client.close()
 

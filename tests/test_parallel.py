@@ -182,3 +182,30 @@ def test_events_with_processes_keep_few_parts_waiting_and_stream_what_cannot_be_
     single = io.StringIO()
     parallel.collect(sources, job, 1, out=single)
     assert out.getvalue() == single.getvalue()
+
+
+def test_dask_is_given_few_parts_at_a_time(generated, small_ranges, monkeypatch):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    monkeypatch.setattr(parallel, "EVENTS_RANGE_BYTES", 256 << 10)
+    submitted: list = []
+    submit = distributed.Client.submit
+
+    def recording_submit(self, *args, **kwargs):
+        submitted.append(args[1])
+        return submit(self, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "submit", recording_submit)
+    sources = expand_inputs(generated)
+    job = parallel.Job("events-jsonl", ReadOptions(now=FROZEN_NOW))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        out = io.StringIO()
+        given_when_yielded = []
+        for result in parallel.run(sources, job, 1, scheduler=cluster):
+            given_when_yielded.append(len(submitted))
+            out.write(result.payload)
+    assert len(given_when_yielded) > 12 and len(submitted) == len(given_when_yielded)
+    assert all(given <= position + 2 for position, given in enumerate(given_when_yielded))  # 2 a thread
+    single = io.StringIO()
+    parallel.collect(sources, job, 1, out=single)
+    assert out.getvalue() == single.getvalue()
