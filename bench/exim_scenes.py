@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from .world import (ATTACK_USERNAMES, BASE62, BASE64, FIRST_NAMES, LAST_NAMES, LOCAL_DOMAIN, OUTBOUND_DOMAINS,
                     REMOTE_DOMAINS, ROLE_NAMES, SUBJECTS, Delivery, Host, Scene, World, choose_delivery, encode,
-                    try_usernames)
+                    end_auth_session, try_usernames)
 
 EXIM_TLS_IN = "X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no"
 EXIM_DEFER_ERRNO = {"RCPT TO": "-44", "MAIL FROM": "-45", "end of DATA": "-46"}
@@ -191,12 +191,10 @@ def ex_auth_session(w: World, h: Host, t: float, ip: str, usernames: Sequence[st
 
     t = try_usernames(w, t, usernames, refused)
     commands = ",".join(["EHLO"] + ["AUTH"] * len(usernames))
-    t += rng.uniform(0.05, 1)
-    if rng.random() < 0.5:
-        w.log(t, h, f"no MAIL in SMTP connection from ({helo}) [{ip}] D={int(t - start) + 1}s C={commands},QUIT")
-    else:
-        w.log(t, h, f"SMTP connection from ({helo}) [{ip}] lost D={int(t - start) + 1}s")
-    return t
+    return end_auth_session(
+        w, h, t, (0.05, 1),
+        lambda t: f"no MAIL in SMTP connection from ({helo}) [{ip}] D={int(t - start) + 1}s C={commands},QUIT",
+        lambda t: f"SMTP connection from ({helo}) [{ip}] lost D={int(t - start) + 1}s")
 
 
 def ex_auth_noise(w: World, h: Host, t: float) -> None:

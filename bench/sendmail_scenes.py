@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from .world import (ATTACK_USERNAMES, FIRST_NAMES, LAST_NAMES, LOCAL_DOMAIN, OUTBOUND_DOMAINS, ROLE_NAMES,
                     SENDMAIL_ID, Host, Scene, World, choose_delivery, format_hms,
-                    try_usernames)
+                    end_auth_session, try_usernames)
 
 
 def sendmail_queue_id(w: World, h: Host, t: float, pid: int) -> str:
@@ -172,12 +172,10 @@ def sm_auth_session(w: World, h: Host, t: float, ip: str, usernames: Sequence[st
     t = try_usernames(w, t, usernames, refused)
     if len(usernames) >= 6:
         w.log(t + 0.01, h, f"{program}: {qid}: [{ip}]: possible SMTP attack: command=AUTH, count={len(usernames)}")
-    t += rng.uniform(0.1, 2)
-    if rng.random() < 0.5:
-        w.log(t, h, f"{program}: {qid}: [{ip}] did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA")
-    else:
-        w.log(t, h, f"{program}: {qid}: lost input channel from [{ip}] to MTA after auth")
-    return t
+    return end_auth_session(
+        w, h, t, (0.1, 2),
+        lambda _t: f"{program}: {qid}: [{ip}] did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA",
+        lambda _t: f"{program}: {qid}: lost input channel from [{ip}] to MTA after auth")
 
 
 def sm_auth_noise(w: World, h: Host, t: float) -> None:

@@ -225,6 +225,15 @@ def try_usernames(w: World, t: float, usernames: Sequence[str], log_failure: Cal
     return t
 
 
+def end_auth_session(w: World, h: Host, t: float, pause: tuple[float, float], quit_line: Callable[[float], str],
+                     lost_line: Callable[[float], str]) -> float:
+    """How a guessing client's connection ends after a pause: half quit without a MAIL, half drop the
+    connection. Each `*_line(t)` is the line the MTA writes; returns the time of that line."""
+    t += w.rng.uniform(*pause)
+    w.log(t, h, quit_line(t) if w.rng.random() < 0.5 else lost_line(t))
+    return t
+
+
 # --- outbound destinations --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Outcome:
