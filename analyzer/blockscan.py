@@ -63,7 +63,6 @@ def available() -> bool:
 class Block:
     """One block of lines: candidates to parse in Python, and the counts of the rest."""
 
-    first_line_no: int                 # line number of the block's first line (1-based)
     lines: int                         # lines in the block
     size: int                          # bytes in the block
     candidates: list[tuple[int, str]]  # (line number, decoded line) to parse one by one
@@ -149,4 +148,4 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
                 quiet[name] = hits
                 remaining = pc.filter(remaining, pc.invert(claimed))
         quiet[""] = len(remaining)
-    return Block(line_no, count, len(data), candidates, quiet)
+    return Block(count, len(data), candidates, quiet)

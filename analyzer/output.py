@@ -29,9 +29,14 @@ if TYPE_CHECKING:  # pandas is imported where a table is built: it is a fifth of
 EVENT_FORMATS = ("jsonl", "csv")
 
 
+def event_fields(classified: bool = True) -> tuple[str, ...]:
+    return EVENT_FIELDS + (CLASSIFICATION_FIELDS if classified else ())
+
+
 def event_csv_header(classified: bool = True) -> str:
-    fields = EVENT_FIELDS + (CLASSIFICATION_FIELDS if classified else ())
-    return ",".join(fields) + "\n"
+    return ",".join(event_fields(classified)) + "\n"
+
+
 # json.dumps leaves U+007F-U+009F as they are; some terminals act on them (0x9B is an 8-bit CSI).
 C1_AS_JSON = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 # Event fields a client or a remote server wrote: neutralised in CSV, which spreadsheets open.
@@ -98,9 +103,9 @@ def check_event_format(format: str) -> None:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(EVENT_FORMATS)}")
 
 
-def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: Classifier | None = None,
-                 header: bool = True) -> int:
-    """Stream events as JSON lines or CSV rows with the public field names; returns the count."""
+def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: Classifier | None = None) -> int:
+    """Stream events as JSON lines or CSV rows with the public field names (the CSV header is
+    event_csv_header's, written once by the caller however many parts are written); returns the count."""
     check_event_format(format)
     written = 0
     if format == "jsonl":
@@ -109,10 +114,8 @@ def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: 
             write(json_text(classified_record(event, classifier)) + "\n")
             written += 1
         return written
-    fields = EVENT_FIELDS + (CLASSIFICATION_FIELDS if classifier is not None else ())
+    fields = event_fields(classifier is not None)
     writer = csv.writer(out, lineterminator="\n")
-    if header:
-        writer.writerow(fields)
     for event in events:
         record = classified_record(event, classifier)
         for name in LOG_TEXT_FIELDS:

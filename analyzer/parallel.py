@@ -35,7 +35,6 @@ MAX_RANGE_BYTES = 64 << 20   # a part's summary is small, but its reading should
 # twice the bytes of the part. For `events`, parts are smaller, and a part that cannot be cut to a bounded
 # size (a compressed file, stdin, a URL, a large journal) is read here, streaming, in its turn.
 EVENTS_RANGE_BYTES = 8 << 20
-MODES = ("summary", "analysis", "failures", "events-jsonl", "events-csv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +141,7 @@ def run_unit(source: Source, job: Job, out=None,
     elif job.mode in ("events-jsonl", "events-csv"):
         from .output import write_events  # output imports this module's callers; keep the edge one-way
         buffer = out if out is not None else io.StringIO()
-        write_events(events, buffer, job.mode.split("-")[1], classifier, header=False)
+        write_events(events, buffer, job.mode.split("-")[1], classifier)
         payload = "" if out is not None else buffer.getvalue()
     else:
         raise UsageError(f"unknown work mode {job.mode!r}")
