@@ -11,7 +11,7 @@ from pathlib import Path
 
 import regex
 
-from .patternfiles import PATTERNS_DIR, TEXT_FIELDS, load_catalogue_files
+from .patternfiles import GUARDED_LENGTH, PATTERNS_DIR, TEXT_FIELDS, TIMEOUT_SECONDS, load_catalogue_files
 
 CLASS_NAMES = {
     "en": {"2": "2xx Positive Completion", "3": "3xx Positive Intermediate",
@@ -28,11 +28,6 @@ SUBJECT_NAMES = {
            "7": "セキュリティ・ポリシーのステータス"},
 }
 LANGUAGES = ("en", "ja")
-TEXT_RULE_TIMEOUT_SECONDS = 0.05
-# The packaged rules are tested on worst-case text (tests/test_hostile.py); on a text no longer than this they
-# run without the timeout, which costs about 2 us a search, most of a search. User rules (--rules) always
-# have it: nobody has tested them.
-UNGUARDED_TEXT_LENGTH = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +88,6 @@ class Catalogue:
         self.subjects: dict[str, Entry] = {}
         self.classes: dict[str, Entry] = {}
         self.text_rules: list[tuple[Entry, regex.Pattern]] = []
-        self._guarded: list[bool] = []  # by rule, in text_rules order
         for entry in entries:
             if entry.family.startswith("basic-") and entry.primary:
                 for code in entry.codes:
@@ -111,7 +105,7 @@ class Catalogue:
                 self.text_rules.append((entry, pattern))
         # Provider rules are the most specific: they are tried before generic MTA wording.
         self.text_rules.sort(key=lambda rule: rule[0].family == "texts-mta")
-        self._guarded = [entry.id not in tested for entry, _rule in self.text_rules]
+        self._guarded = [entry.id not in tested for entry, _rule in self.text_rules]  # by rule, in that order
         # Whether any text rule is about a success (a user's rule may be): if none, 2xx replies skip them.
         self.rules_for_success = any(code[0] == "2" for entry, _rule in self.text_rules
                                      for code in entry.codes + entry.enhanced)
@@ -136,11 +130,11 @@ class Catalogue:
 
     def by_text(self, text: str) -> tuple[Entry, str | None] | None:
         """The first text rule found in a reply text, with its captured detail (a DNSBL name...)."""
-        long = len(text) > UNGUARDED_TEXT_LENGTH
+        long = len(text) > GUARDED_LENGTH
         for (entry, pattern), guarded in zip(self.text_rules, self._guarded):
             if guarded or long:
                 try:
-                    found = pattern.search(text, timeout=TEXT_RULE_TIMEOUT_SECONDS)
+                    found = pattern.search(text, timeout=TIMEOUT_SECONDS)
                 except TimeoutError:  # a user rule gone exponential on hostile text: no match, no crash
                     continue
             else:

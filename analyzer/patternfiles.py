@@ -16,6 +16,13 @@ from .errors import PatternFileError
 from .events import EVENT_FIELDS, Direction, Kind
 
 PATTERNS_DIR = Path(__file__).resolve().parent.parent / "patterns"
+# The line patterns and text rules we ship are written linear-time and tested on worst-case text. As a last
+# guard, text longer than GUARDED_LENGTH is searched with the regex module's timeout (a line that runs out
+# is counted as skipped, regex-timeout; a text rule that runs out is no match); shorter text is not, because
+# the timeout costs about 2 us a call, more than most matches. A user's rules (--rules), which nobody has
+# tested, always have it.
+GUARDED_LENGTH = 2048
+TIMEOUT_SECONDS = 0.05
 if not PATTERNS_DIR.is_dir():  # installed as a wheel: the data files travel inside the package
     PATTERNS_DIR = Path(__file__).resolve().parent / "patterns"
 

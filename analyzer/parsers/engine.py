@@ -12,14 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..events import Kind
-from ..patternfiles import PATTERNS_DIR, LinePattern, load_line_patterns
-
-# Line patterns are written linear-time and tested on worst-case input. As a last guard, a message
-# longer than GUARDED_LENGTH is matched with the regex module's timeout (and the line is counted as
-# skipped, regex-timeout, when it runs out); shorter ones are not, because the timeout costs about 2 us a
-# call, more than most matches, and no pattern we ship can take long on a couple of KB.
-GUARDED_LENGTH = 2048
-REGEX_TIMEOUT_SECONDS = 0.05
+from ..patternfiles import GUARDED_LENGTH, PATTERNS_DIR, TIMEOUT_SECONDS, LinePattern, load_line_patterns
 
 
 class Unrecognised:
@@ -152,7 +145,7 @@ class MtaParser:
             tried = pattern
             hinted = True
             if guarded:
-                found = pattern.regex.match(message, timeout=REGEX_TIMEOUT_SECONDS)
+                found = pattern.regex.match(message, timeout=TIMEOUT_SECONDS)
             else:
                 found = pattern.regex.match(message)
             if found is not None:
