@@ -20,7 +20,7 @@ np = pa = pc = None
 
 from .parsers import PARSERS, POSTFIX_DAEMONS
 from .parsers.engine import CODE_HINT_RE
-from .sources import LineCutter
+from .sources import LineCutter, bytes_for_chars
 
 BLOCK_BYTES = 4 << 20
 # The same headers split_header() accepts, by MTA, for lines that reach no parser.
@@ -85,7 +85,7 @@ def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_
     if not available():
         raise ImportError("the block engine needs numpy and pyarrow: pip install numpy pyarrow")
     prefilter = _prefilter_pattern(forced)
-    cutter = LineCutter(4 * max_line + 8)  # bytes that hold more than max_line characters in any UTF-8
+    cutter = LineCutter(bytes_for_chars(max_line))
     line_no = first_line_no
     remaining = limit
     while True:

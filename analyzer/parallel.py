@@ -26,7 +26,7 @@ from .classify import Classifier
 from .errors import UsageError
 from .events import ParseStats
 from .reader import ReadOptions, read_events
-from .sources import MAGIC, STDIN, Source, looks_like_journal
+from .sources import MAGIC, Source, looks_like_journal
 from .spikes import FailureTally, SpikeSettings, summarise_with_failures
 
 MIN_RANGE_BYTES = 16 << 20   # smaller files are not worth cutting
@@ -64,7 +64,7 @@ def plan_units(sources: list[Source], parts: int, options: ReadOptions,
     units: list[Source] = []
     for source in sources:
         size = source.size()
-        if source.path == STDIN or "://" in source.path or size < MIN_RANGE_BYTES or _compressed(source) \
+        if source.streamed or size < MIN_RANGE_BYTES or _compressed(source) \
                 or looks_like_journal(source):
             units.append(source)
             continue
@@ -149,12 +149,10 @@ def run_unit(source: Source, job: Job, out=None,
 
 
 def merge_payloads(mode: str, into, other):
-    if mode == "summary":
-        into.merge(other)
-    elif mode == "analysis":
+    if mode == "analysis":
         into[0].merge(other[0])
         into[1].merge(other[1])
-    elif mode == "failures":
+    elif mode in ("summary", "failures"):
         into.merge(other)
     return into
 
@@ -195,7 +193,7 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
 def _read_as_stored(unit: Source) -> bool:
     """True when the bytes a reader counts are the bytes of the file, which the total is made of: not for a
     compressed file (its reader counts what it decompresses), stdin or a URL."""
-    if unit.path == STDIN or "://" in unit.path:
+    if unit.streamed:
         return False
     try:
         return not _compressed(unit)

@@ -37,7 +37,14 @@ MAX_LINE_CHARS = 65536
 # that are not UTF-8 become a list of numbers), beside its other fields.
 RAW_LINE_CHARS = 6 * MAX_LINE_CHARS
 LINE_READ_LIMIT = RAW_LINE_CHARS + 2
-RAW_LINE_BYTES = 4 * RAW_LINE_CHARS + 8  # bytes that surely hold more than RAW_LINE_CHARS, in any UTF-8
+
+
+def bytes_for_chars(chars: int) -> int:
+    """Bytes that surely hold more than `chars` characters, in any UTF-8."""
+    return 4 * chars + 8
+
+
+RAW_LINE_BYTES = bytes_for_chars(RAW_LINE_CHARS)
 
 
 class LineCutter:
@@ -92,16 +99,21 @@ class Source:
     def name(self) -> str:
         return "<stdin>" if self.path == STDIN else self.path
 
+    @property
+    def streamed(self) -> bool:
+        """True for stdin and URLs: no local file to stat, seek or look at twice."""
+        return self.path == STDIN or "://" in self.path
+
     def modified(self) -> datetime:
         """When the input was last written: the reference for year-less timestamps."""
-        if self.path == STDIN or "://" in self.path:
+        if self.streamed:
             return datetime.now(timezone.utc)
         return datetime.fromtimestamp(os.stat(self.path).st_mtime, timezone.utc)
 
     def size(self) -> int:
         if self.end is not None:
             return self.end - self.start
-        if self.path == STDIN or "://" in self.path:
+        if self.streamed:
             return 0
         try:
             return os.stat(self.path).st_size
@@ -206,6 +218,11 @@ def _open_url(url: str):
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
+def is_journal_record(text: str) -> bool:
+    """True for a line of journalctl -o json (cheap: it decides nothing, journal_line does)."""
+    return text.startswith("{") and '"MESSAGE"' in text
+
+
 def journal_line(text: str) -> str | None:
     """A journalctl -o json record as a syslog-shaped line (RFC 3339 UTC timestamp)."""
     try:
@@ -257,18 +274,22 @@ def read_lines(source: Source, problems: list[str]) -> Iterator[str]:
             elif line.endswith("\r"):
                 line = line[:-1]
             if journal is None and line.strip():
-                journal = line.startswith("{") and '"MESSAGE"' in line
+                journal = is_journal_record(line)
             if journal:
                 converted = journal_line(line)
                 yield converted if converted is not None else line
             else:
                 yield line
     except READ_ERRORS as exc:
-        detail = str(exc) or type(exc).__name__
-        problems.append(f"{source.name}: input cut short or corrupt ({detail}); the lines before were used")
+        problems.append(cut_short(source.name, exc))
     finally:
         if source.path != STDIN:
             text.close()
+
+
+def cut_short(name: str, exc: BaseException) -> str:
+    """The problem noted when a compressed or streamed input ends in the middle."""
+    return f"{name}: input cut short or corrupt ({str(exc) or type(exc).__name__}); the lines before were used"
 
 
 class _SafeReader:
@@ -287,9 +308,7 @@ class _SafeReader:
             try:
                 piece = self.stream.read(min(self.PIECE, wanted))
             except READ_ERRORS as exc:
-                detail = str(exc) or type(exc).__name__
-                self.problems.append(f"{self.name}: input cut short or corrupt ({detail}); "
-                                     f"the lines before were used")
+                self.problems.append(cut_short(self.name, exc))
                 self.ended = True
                 break
             if not piece:
@@ -322,5 +341,4 @@ def looks_like_journal(source: Source) -> bool:
         return False
     finally:
         stream.close()
-    first = head.lstrip()[:1]
-    return first == b"{" and b'"MESSAGE"' in head
+    return is_journal_record(head.lstrip().decode("utf-8", "replace"))

@@ -24,7 +24,7 @@ from .errors import InputError, MaillogError
 from .events import ParseStats
 from .output import atomic_text_file, json_text, sanitize
 from .reader import LineHandler, ReadOptions
-from .sources import RAW_LINE_BYTES, STDIN, LineCutter, Source, journal_line
+from .sources import RAW_LINE_BYTES, STDIN, LineCutter, Source, is_journal_record, journal_line
 from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
 
 STATE_VERSION = 1
@@ -229,7 +229,7 @@ class Watcher:
         self.stopping = True
 
     def feed(self, line: str) -> None:
-        if line.startswith("{") and '"MESSAGE"' in line:
+        if is_journal_record(line):
             line = journal_line(line) or line
         self.handler.lines += 1
         for event in self.handler.handle(line, self.handler.lines):
