@@ -128,7 +128,7 @@ class FailureTally:
 
     def add(self, failure: Failure) -> None:
         self.failures += 1
-        start = _window_start(failure.timestamp, self.settings.window)
+        start = window_start(failure.timestamp, self.settings.window)
         stats = self.windows[failure.host].get(start)
         if stats is None:
             stats = self.windows[failure.host][start] = WindowStats()
@@ -225,7 +225,7 @@ def failures_in(events: Iterable[Event], classifier: Classifier) -> Iterator[Fai
     """The authentication failures among events: auth_failure, or a refusal classified as `auth`."""
     for event in events:
         if is_failure(event, classifier):
-            yield Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username)
+            yield failure_of(event)
 
 
 def is_failure(event: Event, classifier: Classifier) -> bool:
@@ -234,7 +234,12 @@ def is_failure(event: Event, classifier: Classifier) -> bool:
     return event.kind is Kind.AUTH_FAILURE or (event.kind is Kind.REJECTED and classifier(event).category == "auth")
 
 
-def _window_start(moment: datetime, window: timedelta) -> datetime:
+def failure_of(event: Event) -> Failure:
+    """The Failure record of an event is_failure() accepted."""
+    return Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username)
+
+
+def window_start(moment: datetime, window: timedelta) -> datetime:
     offset = (moment - EPOCH) // window
     return EPOCH + offset * window
 
@@ -350,5 +355,5 @@ def summarise_with_failures(events: Iterable[Event], classifier: Classifier,
     for event in events:
         add_event(event, classifier(event))
         if is_failure(event, classifier):  # the classifier remembers: no second search
-            add_failure(Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username))
+            add_failure(failure_of(event))
     return summary, tally

@@ -25,7 +25,7 @@ from .events import ParseStats
 from .output import atomic_text_file, json_text, sanitize
 from .reader import LineHandler, ReadOptions
 from .sources import RAW_LINE_BYTES, STDIN, LineCutter, Source, is_journal_record, journal_line
-from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, find_spikes, is_failure
+from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, failures_in, find_spikes, window_start
 
 STATE_VERSION = 1
 READ_BYTES = 4 << 20  # read at a time, so that a file read from its start never sits whole in memory
@@ -125,7 +125,7 @@ class Alerts:
     def add(self, failure: Failure) -> list[dict]:
         """Fold in one failure: alerts for the windows its time closes, and for an address it tips over."""
         window = self.settings.window
-        start = failure.timestamp - (failure.timestamp - datetime(1970, 1, 1, tzinfo=timezone.utc)) % window
+        start = window_start(failure.timestamp, window)
         alerts = []
         if self.open_windows.get(failure.host) != start:  # a new window: the ones before it are closed
             alerts = self.closed(start)
@@ -232,11 +232,9 @@ class Watcher:
         if is_journal_record(line):
             line = journal_line(line) or line
         self.handler.lines += 1
-        for event in self.handler.handle(line, self.handler.lines):
-            if is_failure(event, self.classifier):
-                failure = Failure(event.timestamp, event.host or "-", event.client_ip, event.sasl_username)
-                for alert in self.alerts.add(failure):
-                    self.emit(alert)
+        for failure in failures_in(self.handler.handle(line, self.handler.lines), self.classifier):
+            for alert in self.alerts.add(failure):
+                self.emit(alert)
 
     def run(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
