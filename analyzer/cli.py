@@ -15,7 +15,7 @@ from . import html, output, parallel, render, report, spikes
 from . import watch as watcher_module
 from .catalogue import load_catalogue
 from .classify import Classifier
-from .errors import MaillogError, UsageError
+from .errors import MaillogError, UsageError, check_format
 from .events import ParseStats
 from .explain import check_language
 from .explain import compare as compare_codes
@@ -138,6 +138,7 @@ def analyze(inputs: Inputs, mta: MtaOption = None, tz: TzOption = None, year: Ye
     Example: maillog analyze /var/log/mail.log* --since yesterday
     """
     try:
+        check_format(format, render.ANALYSIS_FORMATS)  # before reading: exit 2 means nothing was produced
         language = check_language(lang)
         with _reading(inputs, mta, tz, year, since, until, unparsed, engine) as (sources, options):
             catalogue = load_catalogue(rules)
@@ -247,6 +248,7 @@ def spikes_command(inputs: Inputs,
     Example: maillog spikes /var/log/mail.log --window 10m --per-ip 20 --fail-on-spike
     """
     try:
+        check_format(format, render.SPIKE_FORMATS)
         settings = _spike_settings(window, baseline, threshold, min_count, per_ip)
         with _reading(inputs, mta, tz, year, since, until, None, engine) as (sources, options):
             load_catalogue(rules)
@@ -278,8 +280,7 @@ def watch(path: Annotated[str, typer.Argument(help="The live log to follow, or -
     Example: maillog watch /var/log/mail.log --state /var/lib/maillog/watch.json --syslog
     """
     try:
-        if format not in ("json", "text"):
-            raise UsageError(f"unknown format {format!r}; choose json or text")
+        check_format(format, watcher_module.ALERT_FORMATS)
         watcher_module.check_watchable(path)
         settings = _spike_settings(window, baseline, threshold, min_count, per_ip)
         options = ReadOptions(mta=mta, zone=resolve_timezone(tz), engine="line")

@@ -26,3 +26,10 @@ class PatternFileError(MaillogError):
 
 class UsageError(MaillogError):
     """An option value that cannot be used."""
+
+
+def check_format(format: str, choices: tuple[str, ...]) -> str:
+    """`format` if it is one of `choices`; commands call this before they read anything."""
+    if format not in choices:
+        raise UsageError(f"unknown format {format!r}; choose one of {', '.join(choices)}")
+    return format

@@ -9,7 +9,7 @@ import json
 import os
 
 from .catalogue import CLASS_NAMES, LANGUAGES, SUBJECT_NAMES, Entry, code_class, permanence
-from .errors import UsageError
+from .errors import UsageError, check_format
 
 PAGE_FORMATS = ("text", "markdown", "json")
 HEADINGS = {
@@ -175,9 +175,7 @@ def render_comparison(record: dict, language: str, format: str) -> str:
 
 
 def check_page_format(format: str) -> str:
-    if format not in PAGE_FORMATS:
-        raise UsageError(f"unknown format {format!r}; choose one of {', '.join(PAGE_FORMATS)}")
-    return format
+    return check_format(format, PAGE_FORMATS)
 
 
 def lookup_pages(queries: list[str], catalogue, language: str) -> list[dict]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .catalogue import Catalogue
 from .classify import CLASSIFICATION_FIELDS, Classifier
-from .errors import MaillogError, UsageError
+from .errors import MaillogError, check_format
 from .events import EVENT_FIELDS, Event, LineOutcome, ParseStats, event_record
 from .reader import inspect_line
 from .report import neutralise_cell
@@ -99,8 +99,7 @@ def json_text(value) -> str:
 
 
 def check_event_format(format: str) -> None:
-    if format not in EVENT_FORMATS:
-        raise UsageError(f"unknown format {format!r}; choose one of {', '.join(EVENT_FORMATS)}")
+    check_format(format, EVENT_FORMATS)
 
 
 def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: Classifier | None = None) -> int:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import report
 from .aggregate import TOP_CAPACITY, Summary
 from .catalogue import Catalogue
-from .errors import UsageError
+from .errors import check_format
 from .events import LineOutcome, ParseStats
 from .output import format_stats, sanitize
 from .report import neutralise_cell
@@ -97,8 +97,7 @@ ANALYSIS_FORMATS = ("text", "markdown", "json")
 def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, language: str,
                     top: int, format: str = "text", found_spikes=None, colour: bool = False) -> str:
     """The one-screen summary `maillog analyze` prints, as text, Markdown or JSON."""
-    if format not in ANALYSIS_FORMATS:
-        raise UsageError(f"unknown format {format!r}; choose one of {', '.join(ANALYSIS_FORMATS)}")
+    check_format(format, ANALYSIS_FORMATS)
     heads = ANALYSIS_HEADINGS[language]
     codes = report.top_codes(summary, catalogue, language, top)
     fixes = codes[[_cell(c)[:1] in "45" or _cell(e)[:1] in "45" for c, e in
@@ -206,8 +205,7 @@ def _duration(span) -> str:
 
 def format_spikes(report, format: str, ips_only: bool = False) -> str:
     """`maillog spikes` output: spikes then offenders (text, csv, json), or just offender addresses."""
-    if format not in SPIKE_FORMATS:
-        raise UsageError(f"unknown format {format!r}; choose one of {', '.join(SPIKE_FORMATS)}")
+    check_format(format, SPIKE_FORMATS)
     if ips_only:
         return "\n".join(dict.fromkeys(o.client_ip for o in report.offenders))
     if format == "json":

@@ -174,6 +174,9 @@ class Alerts:
         self.offenders_raised = dict(saved.get("offenders_raised", {}))
 
 
+ALERT_FORMATS = ("text", "json")
+
+
 def format_alert(alert: dict, format: str) -> str:
     if format == "json":
         return json_text(alert)

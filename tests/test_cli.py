@@ -155,3 +155,13 @@ def test_a_pattern_file_error_from_another_process_keeps_its_message():
     error = PatternFileError([f"exim.toml: pattern 'exim.p{n}': field 'regex' does not compile" for n in range(5)])
     back = pickle.loads(pickle.dumps(error))
     assert str(back) == str(error) and back.problems == error.problems
+
+
+def test_an_unknown_format_is_refused_before_anything_is_read_or_written(tmp_path):
+    from pathlib import Path
+    logs = str(Path(__file__).resolve().parent.parent / "sample_logs")
+    unparsed = tmp_path / "unparsed.log"
+    for command in (["analyze", logs, "--unparsed", str(unparsed)], ["spikes", logs], ["events", logs]):
+        result = runner.invoke(app, [*command, "--format", "xml"])
+        assert result.exit_code == 2 and result.stdout == "" and "unknown format 'xml'" in result.stderr, command
+    assert not unparsed.exists()
