@@ -217,7 +217,7 @@ def render(summary: Summary, found_spikes, catalogue: Catalogue, language: str, 
             code_days[reply, enhanced, entry_id][date] += row.count
     dates = sorted(days)
     codes = report.top_codes(summary, catalogue, language, top)
-    failing = [c for c in codes.itertuples() if str(c.reply_code)[:1] in "45" or str(c.enhanced_code)[:1] in "45"]
+    failing = [c for c in codes.itertuples() if report.is_problem_code(c.reply_code, c.enhanced_code)]
     series = {}
     for row in (failing or list(codes.itertuples()))[:5]:
         series[f"{row.reply_code} {row.enhanced_code} {row.name}"[:40]] = code_days[row.reply_code,
@@ -228,13 +228,11 @@ def render(summary: Summary, found_spikes, catalogue: Catalogue, language: str, 
                    for host, windows in busiest] or [f"<p>{_e(words['none'])}</p>"]
     code_rows = []
     for row in codes.itertuples():
-        entry = catalogue.entries.get(row.entry_id)
-        texts = entry.texts_in(language) if entry else None
+        texts = report.entry_texts(catalogue, row.entry_id, language)
         code_rows.append([f"{row.reply_code} {row.enhanced_code}", row.name, row.count, f"{row.share:.1%}",
                           texts.meaning if texts else "", texts.fix if texts else ""])
     clients = report.top_rejected_clients(summary, top)
     domains = report.top_failing_domains(summary, top)
-    totals = report.daily_summary(summary)
     data = {"daily_totals": {d: dict(days[d]) for d in dates}, "lines_read": stats.lines_read,
             "events": stats.events, "spikes": [s.record() for s in found_spikes.spikes]}
     sections = [
@@ -257,7 +255,8 @@ def render(summary: Summary, found_spikes, catalogue: Catalogue, language: str, 
         _table([words["domain"], words["bounced"], words["deferred"], "expired", words["reason"]],
                domains.values.tolist(), {1, 2, 3}),
         f"<h2>{_e(words['totals'])}</h2>",
-        _table(list(totals.columns), totals.values.tolist(), set(range(3, 3 + len(report.KIND_ORDER))) | {13}),
+        _table(report.SUMMARY_COLUMNS, report.daily_summary_rows(summary),
+               set(range(3, 3 + len(report.KIND_ORDER))) | {report.SUMMARY_COLUMNS.index("top_problem_count")}),
     ]
     # Data for machines, in a block the browser never runs; "<" escaped so no log text can end the block.
     payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")

@@ -100,7 +100,7 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
     check_format(format, ANALYSIS_FORMATS)
     heads = ANALYSIS_HEADINGS[language]
     codes = report.top_codes(summary, catalogue, language, top)
-    fixes = codes[[_cell(c)[:1] in "45" or _cell(e)[:1] in "45" for c, e in
+    fixes = codes[[report.is_problem_code(c, e) for c, e in
                    zip(codes["reply_code"], codes["enhanced_code"])]] if not codes.empty else codes
     tables = {
         "events_by_kind": report.totals_by_kind(summary),

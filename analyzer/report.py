@@ -30,7 +30,12 @@ def neutralise_cell(text: str) -> str:
     return text
 
 
-def _texts(catalogue: Catalogue, entry_id: str, language: str):
+def is_problem_code(reply_code, enhanced_code) -> bool:
+    """True for a row of a failure code (4xx or 5xx, basic or enhanced): the rows a fix is shown for."""
+    return str(reply_code)[:1] in "45" or str(enhanced_code)[:1] in "45"
+
+
+def entry_texts(catalogue: Catalogue, entry_id: str, language: str):
     entry = catalogue.entries.get(entry_id)
     return entry.texts_in(language) if entry else None
 
@@ -44,11 +49,16 @@ def to_frame(rows: list, columns: list[str]) -> pd.DataFrame:
 
 def totals_by_kind(summary: Summary) -> pd.DataFrame:
     """Events per MTA and host (rows) and kind (columns), kinds in their fixed order."""
+    return _by_kind(summary.kinds, ["mta", "host", "kind"])
+
+
+def _by_kind(counts: dict[tuple, int], names: list[str]) -> pd.DataFrame:
+    """Counts keyed by (..., kind) as a table: the other key parts as rows, kinds as columns in KIND_ORDER."""
     import pandas as pd
-    if not summary.kinds:
+    if not counts:
         return pd.DataFrame(columns=KIND_ORDER)
-    series = pd.Series(summary.kinds)
-    series.index.names = ["mta", "host", "kind"]
+    series = pd.Series(counts)
+    series.index.names = names
     table = series.unstack("kind", fill_value=0).sort_index()
     table = table.reindex(columns=[k for k in KIND_ORDER if k in table.columns])
     table.columns.name = "kind"
@@ -61,7 +71,7 @@ def top_codes(summary: Summary, catalogue: Catalogue, language: str, top: int) -
     rows = []
     ordered = sorted(summary.codes.items(), key=lambda item: (-item[1], item[0]))[:top]
     for (reply_code, enhanced_code, entry_id), count in ordered:
-        texts = _texts(catalogue, entry_id, language)
+        texts = entry_texts(catalogue, entry_id, language)
         rows.append((reply_code, enhanced_code, entry_id, count, count / summary.coded_events,
                      texts.title if texts else NO_VALUE, texts.fix if texts else NO_VALUE))
     return to_frame(rows, columns)
@@ -100,16 +110,7 @@ def auth_failures_by_ip(summary: Summary, top: int) -> pd.DataFrame:
 
 def per_day(summary: Summary) -> pd.DataFrame:
     """Events per calendar day (in the log's own time zone) and kind."""
-    import pandas as pd
-    days = per_day_counts(summary)
-    if not days:
-        return pd.DataFrame(columns=KIND_ORDER)
-    series = pd.Series(days)
-    series.index.names = ["date", "kind"]
-    table = series.unstack("kind", fill_value=0).sort_index()
-    table = table.reindex(columns=[k for k in KIND_ORDER if k in table.columns])
-    table.columns.name = "kind"
-    return table.astype("int64")
+    return _by_kind(per_day_counts(summary), ["date", "kind"])
 
 
 def text_rule_share(summary: Summary) -> float:
@@ -130,7 +131,7 @@ def daily_rows(summary: Summary, catalogue: Catalogue, language: str = "en") -> 
                                        item[0][4], item[0][5], item[0][6]))
     rows = []
     for (date, host, mta, kind, reply_code, enhanced_code, entry_id), row in ordered:
-        texts = _texts(catalogue, entry_id, language)
+        texts = entry_texts(catalogue, entry_id, language)
         code = reply_code if reply_code != NO_VALUE else enhanced_code
         rows.append((date, neutralise_cell(host), mta, kind, row.direction or NO_VALUE, reply_code, enhanced_code,
                      entry_id, row.category or NO_VALUE, code.startswith("5"), texts.title if texts else NO_VALUE,
