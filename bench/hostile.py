@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +19,8 @@ import time
 from analyzer.parsers import PARSERS
 from analyzer.reader import inspect_line
 
-from .generate import generate_lines
+from .generate import generate_lines, write_lines
+from .run import timed
 
 RUNS = (" ", "a", "[", "]", "<", "(", "1.", ":", "=", ", x=", ", relay=", " [", "; from=<", '" H=', "550 ")
 PROGRAM_PREFIXES = ("Nov 28 10:00:01 mx1 postfix/smtpd[1]: ", "Nov 28 10:00:01 mx1 postfix/smtp[1]: ",
@@ -56,21 +56,6 @@ def worst_line_time(lines: list[str]) -> tuple[float, str]:
     return worst, which
 
 
-MEASURE = ("import resource, sys\n"
-           "from analyzer.cli import app\n"
-           "try:\n    app(sys.argv[1:], prog_name='maillog')\n"
-           "except SystemExit:\n    pass\n"
-           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
-
-
-def peak_memory_kib(arguments: list[str]) -> tuple[float, int]:
-    """Wall time and peak resident memory (KiB) of one maillog command, in a fresh process."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", MEASURE, *arguments], check=True, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-    return time.perf_counter() - started, int(done.stderr.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2_000_000)
@@ -82,12 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     from datetime import datetime
     with tempfile.TemporaryDirectory() as folder:
         log = os.path.join(folder, "mail.log")
-        with open(log, "w", encoding="utf-8") as handle:
-            for line in generate_lines("postfix", options.lines, options.seed, datetime(2026, 11, 1), days=14):
-                handle.write(line + "\n")
+        write_lines(generate_lines("postfix", options.lines, options.seed, datetime(2026, 11, 1), days=14), log)
         size = os.path.getsize(log) / 2 ** 20
         for command in (["report", log, "-o", os.path.join(folder, "r.csv")], ["spikes", log]):
-            seconds, peak = peak_memory_kib(command)
+            seconds, peak = timed([sys.executable, "-m", "analyzer", *command])
             print(f"maillog {command[0]} on {options.lines} lines ({size:.0f} MiB): {seconds:.1f} s, "
                   f"peak RSS {peak / 1024:.0f} MiB")
     return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import analyzer
 
-from .generate import generate_lines
+from .generate import generate_lines, write_lines
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 FLOOR = "import sys\ncount = 0\nfor line in open(sys.argv[1], 'rb'):\n    count += 1\n"
@@ -72,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         for mta in options.mta.split(","):
             log = os.path.join(folder, f"{mta}.log")
-            with open(log, "w", encoding="utf-8") as handle:
-                for line in generate_lines(mta, options.lines, options.seed, datetime(2026, 11, 20), days=3):
-                    handle.write(line + "\n")
+            write_lines(generate_lines(mta, options.lines, options.seed, datetime(2026, 11, 20), days=3), log)
             runs = commands(mta, log, os.path.join(folder, "report.csv"), options.jobs)
             measured: dict[str, list[tuple[float, int]]] = {name: [] for name in runs}
             for _round in range(options.rounds):
