@@ -87,12 +87,14 @@ def classified_record(event: Event, classifier: Classifier | None) -> dict:
     return record
 
 
-_encode_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds an encoder at every call
+# json.dumps builds an encoder at every call; `events` encodes millions of records.
+_ENCODERS = {False: json.JSONEncoder(ensure_ascii=False).encode,
+             True: json.JSONEncoder(ensure_ascii=False, indent=2).encode}
 
 
-def json_text(value) -> str:
-    """JSON on one line: UTF-8 text as it is, but U+007F-U+009F escaped (see C1_AS_JSON)."""
-    text = _encode_json(value)
+def json_text(value, indented: bool = False) -> str:
+    """JSON (on one line, or indented): UTF-8 text as it is, but U+007F-U+009F escaped (see C1_AS_JSON)."""
+    text = _ENCODERS[indented](value)
     if not text.isascii() or "\x7f" in text:  # isascii() is a flag lookup: most records skip translate()
         text = text.translate(C1_AS_JSON)
     return text

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import TYPE_CHECKING
 
 from . import report
@@ -14,7 +13,7 @@ from .aggregate import TOP_CAPACITY, Summary
 from .catalogue import Catalogue
 from .errors import check_format
 from .events import LineOutcome, ParseStats
-from .output import format_stats, sanitize
+from .output import format_stats, json_text, sanitize
 from .report import neutralise_cell
 
 if TYPE_CHECKING:  # pandas is imported where a table is built: it is a fifth of the start-up of a
@@ -128,7 +127,7 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
                          "by_mta": {m: dict(c) for m, c in stats.by_mta.items()},
                          "undecodable": stats.undecodable_lines,
                          "events_outside_range": stats.events_outside_range}
-        return json.dumps(body, ensure_ascii=False, indent=2)
+        return json_text(body, indented=True)
     fix_lines = [f"{_cell(r.reply_code)} {_cell(r.enhanced_code)} {r.name}: {r.fix}" for r in fixes.itertuples()]
     spike_lines = _spike_lines(found_spikes, language) if found_spikes is not None else []
     titles = [heads[0], heads[1], heads[3], heads[4], heads[5], heads[6]]
@@ -209,9 +208,9 @@ def format_spikes(report, format: str, ips_only: bool = False) -> str:
     if ips_only:
         return "\n".join(dict.fromkeys(o.client_ip for o in report.offenders))
     if format == "json":
-        return json.dumps({"spikes": [s.record() for s in report.spikes],
-                           "offenders": [o.record() for o in report.offenders],
-                           "failures": report.failures}, ensure_ascii=False, indent=2)
+        return json_text({"spikes": [s.record() for s in report.spikes],
+                          "offenders": [o.record() for o in report.offenders],
+                          "failures": report.failures}, indented=True)
     if format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")

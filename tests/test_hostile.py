@@ -237,3 +237,6 @@ def test_spike_csv_cells_from_the_log_are_inert():
     failures = [Failure(start + timedelta(seconds=i), "=cmd|x", "192.0.2.9", "@evil") for i in range(20)]
     text = format_spikes(find_spikes(failures, SpikeSettings(per_ip=5)), "csv")
     assert "'=cmd|x" in text and ",=cmd" not in text
+    found = find_spikes([Failure(f.timestamp, "mx\x9b1", f.client_ip, "\x9b31m") for f in failures],
+                        SpikeSettings(per_ip=5))
+    assert found.offenders and "\x9b" not in format_spikes(found, "json")  # a terminal acts on a raw C1 CSI
