@@ -23,6 +23,7 @@ from .aggregate import DistinctCounter, Summary, TopCounter, earliest, latest
 from .classify import Classifier
 from .errors import UsageError
 from .events import Event, Kind
+from .timestamps import parse_age
 
 MAD_SCALE = 1.4826  # makes the MAD comparable to a standard deviation for normal data
 MIN_HISTORY = timedelta(hours=1)
@@ -105,10 +106,9 @@ class SpikeReport:
 
 def parse_duration(text: str) -> timedelta:
     """'10m', '1h', '24h', '2d', '90s' -> timedelta."""
-    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-    value = text.strip().lower()
-    if len(value) >= 2 and value[:-1].isdigit() and value[-1] in units and int(value[:-1]) > 0:
-        return timedelta(**{units[value[-1]]: int(value[:-1])})
+    age = parse_age(text.strip().lower(), {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"})
+    if age:  # a zero duration is no window
+        return age
     raise UsageError(f"cannot read duration {text!r}: use a number and a unit, such as 10m, 1h, 24h, 2d")
 
 

@@ -118,6 +118,13 @@ class TimestampReader:
         return year
 
 
+def parse_age(value: str, units: dict[str, str]) -> timedelta | None:
+    """'24h' -> timedelta(hours=24) for a number and one of `units` (letter -> timedelta argument); else None."""
+    if value[:-1].isdecimal() and value[-1:] in units:  # isdecimal, not isdigit: int() refuses '²'
+        return timedelta(**{units[value[-1]]: int(value[:-1])})
+    return None
+
+
 def parse_time_bound(text: str, zone: tzinfo, now: datetime | None = None) -> datetime:
     """A --since/--until value: an ISO date or date-time, 'today', 'yesterday', or an age like 7d/24h/30m."""
     now = (now or datetime.now(zone)).astimezone(zone)
@@ -129,9 +136,9 @@ def parse_time_bound(text: str, zone: tzinfo, now: datetime | None = None) -> da
         return midnight - timedelta(days=1)
     if value == "now":
         return now
-    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
-    if value[:-1].isdigit() and value[-1:] in units:
-        return now - timedelta(**{units[value[-1]]: int(value[:-1])})
+    age = parse_age(value, {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"})
+    if age is not None:
+        return now - age
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:

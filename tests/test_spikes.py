@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analyzer.cli import app
+from analyzer.errors import UsageError
 from analyzer.spikes import Failure, SpikeSettings, find_spikes, parse_duration
 
 runner = CliRunner()
@@ -102,8 +103,8 @@ def test_offenders_use_a_sliding_window():
 
 def test_durations():
     assert parse_duration("10m") == timedelta(minutes=10) and parse_duration("24h") == timedelta(hours=24)
-    for bad in ("", "10", "m", "-5m", "0h"):
-        with pytest.raises(Exception):
+    for bad in ("", "10", "m", "-5m", "0h", "\u00b2m"):  # '²' is a digit that int() refuses
+        with pytest.raises(UsageError):
             parse_duration(bad)
 
 

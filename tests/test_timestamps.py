@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from analyzer.timestamps import TimestampReader
 
 UTC = timezone.utc
@@ -52,3 +54,15 @@ def test_invalid_stamp_gives_none():
     clock = TimestampReader(UTC, datetime(2026, 11, 28, tzinfo=UTC))
     assert clock.read("Foo 99 99:99:99") is None
     assert clock.read("Feb 30 10:00:00") is None
+
+
+def test_since_and_until_values():
+    from analyzer.errors import UsageError
+    from analyzer.timestamps import parse_time_bound
+    now = datetime(2026, 11, 28, 15, 30, tzinfo=timezone.utc)
+    assert parse_time_bound("7d", timezone.utc, now) == now - timedelta(days=7)
+    assert parse_time_bound("yesterday", timezone.utc, now) == datetime(2026, 11, 27, tzinfo=timezone.utc)
+    assert parse_time_bound("2026-11-01", timezone.utc, now) == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    for bad in ("\u00b2d", "7x", "soon"):  # '²' is a digit that int() refuses
+        with pytest.raises(UsageError):
+            parse_time_bound(bad, timezone.utc, now)

@@ -26,8 +26,7 @@ SYSLOG_HEADER_RE = re.compile(
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d(?::?\d\d)?)?)"
     r" (?P<host>\S{1,255}) (?P<program>[^\s\[\]:]{1,128})(?:\[(?P<pid>\d{1,10})\])?: ")
 # Exim's own mainlog/rejectlog/paniclog: "2026-11-28 10:00:01[.123] [+0100] [[pid]] ".
-EXIM_HEADER_RE = re.compile(
-    r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?)(?: \[(?P<pid>\d{1,10})\])? ")
+EXIM_HEADER_RE = re.compile(rf"(?P<ts>{exim.STAMP})(?: \[(?P<pid>\d{{1,10}})\])? ")
 
 POSTFIX_DAEMONS = frozenset({
     "smtpd", "smtp", "lmtp", "local", "virtual", "pipe", "qmgr", "oqmgr", "cleanup", "bounce", "defer",

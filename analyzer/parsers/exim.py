@@ -20,7 +20,9 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
 
 
 # With log_file_path = syslog, Exim still writes its own time (and [pid]) at the start of the message.
-OWN_STAMP_RE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?(?: \[\d+\])? ")
+# Exim's own time, as its log files start a line: "2026-11-28 10:00:01[.123][ +0100]".
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?"
+OWN_STAMP_RE = re.compile(STAMP + r"(?: \[\d+\])? ")
 # ... and a log entry of several lines (a rejection with the message's headers), or one longer than a
 # syslog line, becomes syslog lines marked "[part\parts] " (cut at a line end) or "[part/parts] " (cut for
 # length): the first part is the log line (maybe cut short); the others are the rest, mostly header text
