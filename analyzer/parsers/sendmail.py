@@ -40,15 +40,12 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
         return [fields]
     stat = fields.get("reply_text")
     fields["kind"] = _delivery_kind(stat, fields.get("enhanced_code"))
-    logged_reply = fields.pop("reply", None)
-    if logged_reply is not None:  # Sendmail 8.17: "reply=550 5.1.1 User unknown" before stat=
-        code, enhanced, text, _command, _host, _ip = split_reply(logged_reply)
-        fields["reply_code"] = code
-        fields.setdefault("enhanced_code", enhanced)
-        fields["reply_text"] = text
-    elif stat is not None:
-        # "Deferred: 451 4.3.5 text" and "Sent (text)": the remote reply, where there is one, follows.
+    # Sendmail 8.17 logs the reply itself ("reply=550 5.1.1 User unknown", its pattern sure of a code) before
+    # stat=; otherwise "Deferred: 451 4.3.5 text" and "Sent (text)" carry it, where there is one.
+    reply = fields.pop("reply", None)
+    if reply is None and stat is not None:
         reply = stat.split(": ", 1)[1] if stat.startswith("Deferred: ") else stat
+    if reply is not None:
         code, enhanced, text, _command, _host, _ip = split_reply(reply)
         if code is not None:
             fields["reply_code"] = code
