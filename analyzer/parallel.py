@@ -26,7 +26,7 @@ from .classify import Classifier
 from .errors import UsageError
 from .events import ParseStats
 from .reader import ReadOptions, read_events
-from .sources import MAGIC, Source, looks_like_journal
+from .sources import Source, compression, looks_like_journal
 from .spikes import FailureTally, SpikeSettings, summarise_with_failures
 
 MIN_RANGE_BYTES = 16 << 20   # smaller files are not worth cutting
@@ -75,8 +75,7 @@ def plan_units(sources: list[Source], parts: int, options: ReadOptions,
 
 def _compressed(source: Source) -> bool:
     with open(source.path, "rb") as handle:
-        head = handle.read(6)
-    return any(head.startswith(magic) for magic in MAGIC)
+        return compression(handle.read(6)) is not None
 
 
 def _ranges(source: Source, count: int) -> list[Source]:

@@ -188,19 +188,23 @@ def _open_binary(source: Source) -> io.BufferedIOBase:
         except OSError as exc:
             raise InputError(f"{source.path}: cannot open: {exc.strerror or exc}") from None
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
-    head = buffered.peek(6)[:6]
-    for magic, kind in MAGIC.items():
-        if head.startswith(magic):
-            if kind == "gzip":
-                return gzip.GzipFile(fileobj=buffered)
-            if kind == "bzip2":
-                return bz2.BZ2File(buffered)
-            if kind == "xz":
-                return lzma.LZMAFile(buffered)
-            buffered.close()
-            raise InputError(f"{source.name}: zstd-compressed input is not supported; "
-                             f"decompress it first (zstdcat {source.name} | maillog ... -)")
+    kind = compression(buffered.peek(6))
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=buffered)
+    if kind == "bzip2":
+        return bz2.BZ2File(buffered)
+    if kind == "xz":
+        return lzma.LZMAFile(buffered)
+    if kind == "zstd":
+        buffered.close()
+        raise InputError(f"{source.name}: zstd-compressed input is not supported; "
+                         f"decompress it first (zstdcat {source.name} | maillog ... -)")
     return buffered
+
+
+def compression(head: bytes) -> str | None:
+    """The compression ('gzip', 'bzip2', 'xz', 'zstd') whose magic bytes start `head`, or None."""
+    return next((kind for magic, kind in MAGIC.items() if head.startswith(magic)), None)
 
 
 def _open_url(url: str):
