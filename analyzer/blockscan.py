@@ -102,6 +102,18 @@ def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_
             return
 
 
+def _bools(mask) -> "np.ndarray":
+    """A pyarrow boolean array without nulls as a numpy one, unpacked from its bitmap (to_numpy imports pandas)."""
+    bits = np.frombuffer(mask.buffers()[1], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little")[mask.offset:mask.offset + len(mask)].view(bool)
+
+
+def _arrow_bools(mask: "np.ndarray"):
+    """A numpy boolean array as a pyarrow one, through a packed bitmap (pa.array imports pandas)."""
+    packed = np.packbits(mask, bitorder="little")
+    return pa.BooleanArray.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(packed)])
+
+
 def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str | None) -> Block:
     buffer = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buffer == 10)
@@ -112,9 +124,9 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
     lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), count,
                                              [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     # Lengths in bytes include the newline; the line path measures characters, so compare generously
-    # here and exactly on the decoded candidates.
-    too_long_mask = pc.greater(pc.binary_length(lines), max_line + 1)
-    candidate_mask = pc.or_(pc.match_substring_regex(lines, prefilter), too_long_mask)
+    # here and exactly on the decoded candidates. The masks are numpy arrays: a Python number handed to
+    # pyarrow.compute makes pyarrow import pandas, which cost 0.2 s of every run (and of every process).
+    too_long = np.diff(offsets) > max_line + 1
     try:
         data.decode("utf-8")
         clean = True
@@ -123,8 +135,10 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
     has_nul = b"\x00" in data
     if not clean or has_nul:
         # Rare: decide line by line which lines are undecodable, and parse them all on the way.
-        candidate_mask = pa.array(np.ones(count, dtype=bool))
-    indices = pc.indices_nonzero(candidate_mask).to_numpy()
+        candidate_mask = np.ones(count, dtype=bool)
+    else:
+        candidate_mask = _bools(pc.match_substring_regex(lines, prefilter)) | too_long
+    indices = np.flatnonzero(candidate_mask)
     starts = offsets[indices]
     stops = offsets[indices + 1] - 1
     # A CRLF line loses its CR, as in the line path.
@@ -137,7 +151,7 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
     if quiet_total:
         # Each header is searched only among the quiet lines no earlier header claimed, in the order
         # identify_program() decides between MTAs, so that a line is counted once and as the line path would.
-        remaining = pc.filter(lines, pc.invert(candidate_mask))
+        remaining = pc.filter(lines, _arrow_bools(~candidate_mask))
         headers = QUIET_HEADERS.items() if forced is None else [(forced, ANY_HEADER)]
         for name, header in headers:
             if not len(remaining):

@@ -91,3 +91,28 @@ def test_lines_without_end_and_bare_carriage_returns(tmp_path, monkeypatch):
     # Three replies glued by CRs are one line of no shape we know: reported, not split into events.
     assert stats.lines_read == 2 and [e["line_no"] for e in events] == [2]
     assert stats.by_outcome["unrecognised"] == 1
+
+
+def test_masks_cross_between_numpy_and_arrow_bit_for_bit():
+    np, pa = blockscan.np, blockscan.pa
+    values = [bool(int(bit)) for bit in "1101000111010110011"]  # 19: not a whole number of bytes
+    arrow = pa.array(values)
+    for start in range(0, 9):
+        assert blockscan._bools(arrow.slice(start)).tolist() == values[start:]
+    back = blockscan._arrow_bools(np.array(values))
+    assert back.to_pylist() == values
+
+
+def test_report_reads_a_log_without_importing_pandas(tmp_path):
+    # pandas takes 0.2 s to import; report and the block scan must not pull it in (pyarrow does so on
+    # pa.array, to_numpy and Python scalars).
+    import subprocess
+    import sys
+    script = ("import sys\nfrom analyzer.cli import main\n"
+              f"sys.argv = ['maillog', 'report', '--daily', '--jobs', '1', {str(ROOT / 'sample_logs')!r}, "
+              f"'-o', {str(tmp_path / 'daily.csv')!r}]\n"
+              "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+              "print('pandas' in sys.modules, 'pyarrow' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["False", "True"]
+    assert (tmp_path / "daily.csv").stat().st_size > 0
