@@ -237,3 +237,84 @@ def test_sendmail_delivery_fast_alternative_agrees_with_the_general_one():
         assert (both and both.groups()) == (alone and alone.groups()), line
         fast_answers += fast.match(line) is not None
     assert fast_answers > 3000  # the case is tested, not only the fallback
+
+
+def _twin_messages() -> list[tuple[str, str]]:
+    """(mta, message) pairs to hold the stdlib twins to: samples, generated lines, and damaged copies."""
+    import random
+    from datetime import datetime
+
+    from analyzer.parsers import split_header
+    from bench.generate import generate_lines
+
+    lines = list(ALL_SAMPLES)
+    for mta in PARSERS:
+        lines.extend(generate_lines(mta, 4000, seed=7, start=datetime(2026, 11, 20)))
+    shuffle = random.Random(5)
+    noise = [" ", "", "<", ">", "[", "]", "(", ")", ",", ";", ":", "=", "\t", "\x0b", "\x1c", "\x1f", "_", "9", "é"]
+    damaged = []
+    for line in lines:
+        for _ in range(3):
+            at = shuffle.randrange(len(line))
+            damaged.append(line[:at] + shuffle.choice(noise) + line[at + shuffle.choice((0, 1, 2)):])
+    found = []
+    for line in lines + damaged:
+        header = split_header(line)
+        if header is not None:
+            for mta in PARSERS:
+                found.append((mta, header.message))
+    return found
+
+
+def _captured(match, names) -> dict:
+    if match is None:
+        return {}
+    fields = {name: value for name, value in zip(names, match.groups()) if value is not None and name}
+    return {"fields": fields, "end": match.end()}
+
+
+def test_stdlib_twins_match_as_the_regex_module_does():
+    # The parsers match short ASCII messages with the stdlib twin of each pattern; it must find exactly
+    # what the pattern itself finds, for every pattern, on lines that match it and lines that nearly do.
+    from analyzer.parsers.engine import group_names, stdlib_twin
+    checked = matched = 0
+    for mta, message in _twin_messages():
+        if not message.isascii():
+            continue
+        for pattern in PARSERS[mta].patterns:
+            if not any(literal in message for literal in pattern.contains):
+                continue
+            twin = stdlib_twin(pattern.regex)
+            assert twin is not None, f"{pattern.id} has no stdlib twin"
+            expected = _captured(pattern.regex.match(message), group_names(pattern.regex))
+            assert _captured(twin[0].match(message), twin[1]) == expected, (pattern.id, message)
+            checked += 1
+            matched += bool(expected)
+    assert checked > 25_000 and matched > 15_000, (checked, matched)  # the corpus is there and matches
+
+
+def test_stdlib_twins_read_ascii_classes_as_the_regex_module_does():
+    import re
+
+    import regex
+    for cls in (r"\s", r"\S", r"\d", r"\D", r"\w", r"\W", r"(?i:[a-z])", r"(?i:k)", r"."):
+        ours, theirs = re.compile(cls, re.ASCII), regex.compile(cls, regex.VERSION0)
+        for code in range(128):
+            assert bool(ours.fullmatch(chr(code))) == bool(theirs.fullmatch(chr(code))), (cls, code)
+    for text in ("a b", "a\x1cb", "ab", "_a", "a-"):
+        assert ([m.span() for m in re.finditer(r"\b", text, re.ASCII)]
+                == [m.span() for m in regex.finditer(r"\b", text, regex.VERSION0)])
+
+
+def test_a_pattern_the_stdlib_would_read_differently_gets_no_twin():
+    import regex
+
+    from analyzer.parsers.engine import stdlib_twin
+    assert stdlib_twin(regex.compile("^caf\xe9 (?P<sender>\\S+)", regex.VERSION0)) is None  # non-ASCII
+    assert stdlib_twin(regex.compile(r"(?i)^\u017f(?P<sender>\S+)", regex.VERSION0)) is None  # folds to "s"
+    assert stdlib_twin(regex.compile(r"^[[:alpha:]]+ (?P<sender>\S+)", regex.VERSION0)) is None  # a POSIX class
+    assert stdlib_twin(regex.compile(r"^\p{L}+ (?P<sender>\S+)", regex.VERSION0)) is None  # regex-only syntax
+    twin, names = stdlib_twin(regex.compile(r"^(?:(?P<sender>a+)|b(?P<sender>c+))(?P<recipient>d)?",
+                                            regex.VERSION0))
+    assert names == ("sender", "sender", "recipient")
+    assert twin.match("bccd").groups() == (None, "cc", "d")
