@@ -26,7 +26,7 @@ from .classify import Classifier
 from .errors import UsageError
 from .events import ParseStats
 from .reader import ReadOptions, read_events
-from .sources import Source, compression, looks_like_journal
+from .sources import JOURNAL_SNIFF_BYTES, Source, compression, is_journal_record
 from .spikes import FailureTally, SpikeSettings, summarise_with_failures
 
 MIN_RANGE_BYTES = 16 << 20   # smaller files are not worth cutting
@@ -64,13 +64,20 @@ def plan_units(sources: list[Source], parts: int, options: ReadOptions,
     units: list[Source] = []
     for source in sources:
         size = source.size()
-        if source.streamed or size < MIN_RANGE_BYTES or _compressed(source) \
-                or looks_like_journal(source):
+        if source.streamed or size < MIN_RANGE_BYTES or not _cuttable(source):
             units.append(source)
             continue
         count = max(min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)), math.ceil(size / max_range), 2)
-        units.extend(_ranges(source, count))
+        units.extend(_ranges(source, count, size))
     return units
+
+
+def _cuttable(source: Source) -> bool:
+    """True for a plain (uncompressed) file of lines, judged from one look at its head: a compressed file
+    cannot be entered in the middle, and a journald record may span a cut."""
+    with open(source.path, "rb") as handle:
+        head = handle.read(JOURNAL_SNIFF_BYTES)
+    return compression(head) is None and not is_journal_record(head.lstrip().decode("utf-8", "replace"))
 
 
 def _compressed(source: Source) -> bool:
@@ -78,9 +85,9 @@ def _compressed(source: Source) -> bool:
         return compression(handle.read(6)) is not None
 
 
-def _ranges(source: Source, count: int) -> list[Source]:
-    """`count` ranges of a plain file, each starting at a line start, with its first line number."""
-    size = os.path.getsize(source.path)
+def _ranges(source: Source, count: int, size: int) -> list[Source]:
+    """`count` ranges of a plain file of `size` bytes, each starting at a line start, with its first line
+    number."""
     cuts = [0]
     with open(source.path, "rb") as handle:
         for index in range(1, count):

@@ -334,13 +334,16 @@ def open_binary(source: Source, problems: list[str]) -> Iterator[_SafeReader]:
             stream.close()
 
 
+JOURNAL_SNIFF_BYTES = 65536
+
+
 def looks_like_journal(source: Source) -> bool:
     """True for journalctl -o json output, and for stdin (which cannot be looked at twice)."""
     if source.path == STDIN:
         return True
     stream = _open_binary(source)
     try:
-        head = stream.read(65536)
+        head = stream.read(JOURNAL_SNIFF_BYTES)
     except READ_ERRORS:
         return False
     finally:

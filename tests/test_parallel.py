@@ -70,6 +70,19 @@ def test_byte_ranges_start_at_line_starts_with_the_right_line_numbers(generated,
     assert units[-1].end == Path(generated[0]).stat().st_size
 
 
+def test_only_plain_files_of_lines_are_cut(generated, small_ranges, tmp_path):
+    plain = Path(generated[0]).read_bytes()
+    packed = tmp_path / "mail.log.gz"
+    packed.write_bytes(gzip.compress(plain, compresslevel=0))  # stored: as large as the plain file
+    journal = tmp_path / "journal.json"
+    record = b'{"MESSAGE":"x","SYSLOG_IDENTIFIER":"postfix/smtpd","__REALTIME_TIMESTAMP":"1"}\n'
+    journal.write_bytes(record * (len(plain) // len(record)))
+    assert min(packed.stat().st_size, journal.stat().st_size) > parallel.MIN_RANGE_BYTES
+    units = parallel.plan_units(expand_inputs([generated[0], str(packed), str(journal)]), 2, ReadOptions())
+    assert [unit.path for unit in units if unit.end is None] == [str(packed), str(journal)]
+    assert len([unit for unit in units if unit.path == generated[0]]) >= 4
+
+
 def test_jobs_equal_one_process(generated, small_ranges):
     paths = [str(ROOT / "sample_logs"), *generated]
     assert len(parallel.plan_units(expand_inputs(paths), 2, ReadOptions(now=FROZEN_NOW))) > len(paths) + 6
