@@ -1,0 +1,157 @@
+"""The least time any design on this stack can take for `report` on a generated log, against the other tool.
+
+    python -m bench.floor [--lines 1000000] [--mta postfix,exim]
+
+It adds up only what no run can skip, each measured alone: starting Python with numpy, pyarrow and regex;
+reading the file and marking its candidate lines with one RE2 search (the block engine's own prefilter);
+and one match per event line against the pattern that parses it, by the fastest of three engines (the
+stdlib `re` twin, the regex module, and pyarrow's extract_regex, which runs per pattern over all its lines
+at once). Timestamps, fields, classification and counting are left out, so the real floor is higher. The
+other tool (pflogsumm, eximstats) is timed in the same run, when installed; the ratio printed is the best
+any such design could reach. The printout is also written to bench/FLOOR.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from analyzer import blockscan
+from analyzer.parsers import PARSERS, identify_program, load_all_patterns, split_header
+from analyzer.parsers.engine import stdlib_twin
+
+from .generate import generate_lines, write_lines
+from .run import timed
+
+IMPORTS = "import numpy, pyarrow.compute, regex"
+RESULTS = Path(__file__).resolve().parent / "FLOOR.md"
+TARGET = 5  # the performance issue's target for one process
+OTHER_TOOLS = {"postfix": "pflogsumm", "exim": "eximstats"}
+
+
+def start_seconds() -> float:
+    return statistics.median(timed([sys.executable, "-c", IMPORTS])[0] for _ in range(5))
+
+
+def scan_seconds(log: str) -> float:
+    """Read the log in the block engine's blocks, cut them into lines and run its prefilter once."""
+    blockscan.available()
+    np, pa, pc = blockscan.np, blockscan.pa, blockscan.pc
+    prefilter = blockscan._prefilter_pattern(None)
+    started = time.perf_counter()
+    with open(log, "rb") as handle:
+        rest = b""
+        while chunk := handle.read(blockscan.BLOCK_BYTES):
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
+            lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends),
+                                                     [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+            pc.match_substring_regex(lines, prefilter)
+    return time.perf_counter() - started
+
+
+def event_messages(log: str, mta: str) -> dict:
+    """pattern -> the messages of the event lines it parses."""
+    parser = PARSERS[mta]
+    found = defaultdict(list)
+    with open(log, encoding="utf-8") as handle:
+        for line in handle:
+            header = split_header(line.rstrip("\n"))
+            if header is None:
+                continue
+            service = identify_program(header.program)[1] if header.program else "exim"
+            matched = parser.match(service, header.message)
+            if isinstance(matched, tuple) and matched[0].event:
+                found[matched[0]].append(header.message)
+    return found
+
+
+def match_seconds(messages: dict) -> tuple[dict[str, float], list[str]]:
+    """Seconds to match every event message once against its pattern, by engine, and the patterns RE2
+    refuses (possessive loops, lookarounds). Where it refuses some, its time is extrapolated from the lines
+    of the patterns it takes, at the same cost a line."""
+    pa, pc = blockscan.pa, blockscan.pc
+    spent = {"stdlib re": 0.0, "regex module": 0.0}
+    arrow_seconds, arrow_lines, refused = 0.0, 0, []
+    for pattern, texts in messages.items():
+        twin = stdlib_twin(pattern.regex)[0]
+        for engine, match in (("stdlib re", twin.match), ("regex module", pattern.regex.match)):
+            started = time.perf_counter()
+            for text in texts:
+                match(text)
+            spent[engine] += time.perf_counter() - started
+        column = pa.array(texts)
+        started = time.perf_counter()
+        try:
+            pc.extract_regex(column, twin.pattern)  # RE2 takes the twin's syntax: one name per group
+        except pa.ArrowInvalid:
+            refused.append(pattern.id)
+            continue
+        arrow_seconds += time.perf_counter() - started
+        arrow_lines += len(texts)
+    if arrow_lines:
+        events = sum(len(texts) for texts in messages.values())
+        spent["pyarrow extract_regex"] = arrow_seconds / arrow_lines * events
+    return spent, refused
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--mta", default="postfix,exim")
+    parser.add_argument("--seed", type=int, default=1)
+    options = parser.parse_args(argv)
+    load_all_patterns()
+    said: list[str] = []
+
+    def say(text: str) -> None:
+        said.append(text)
+        print(text, flush=True)
+
+    start = start_seconds()
+    say(f"start-up (python -c '{IMPORTS}'): {start:.2f} s")
+    with tempfile.TemporaryDirectory() as folder:
+        for mta in options.mta.split(","):
+            log = os.path.join(folder, f"{mta}.log")
+            write_lines(generate_lines(mta, options.lines, options.seed, datetime(2026, 11, 20), days=3), log)
+            scan = scan_seconds(log)
+            messages = event_messages(log, mta)
+            matches, refused = match_seconds(messages)
+            fastest = min(matches, key=matches.get)
+            floor = start + scan + matches[fastest]
+            events = sum(len(texts) for texts in messages.values())
+            say(f"{mta}: {options.lines:,} lines, {events:,} event lines")
+            say(f"  read and prefilter: {scan:.2f} s")
+            for engine, seconds in matches.items():
+                say(f"  one match per event line, {engine}: {seconds:.2f} s ({seconds / events * 1e6:.2f} us a line)")
+            if refused:
+                say(f"  (RE2 cannot compile {len(refused)} of {len(messages)} patterns: {', '.join(refused)})")
+            say(f"  floor: {floor:.2f} s (start-up + scan + {fastest})")
+            tool = OTHER_TOOLS.get(mta)
+            if tool and shutil.which(tool):
+                other = timed([tool, log])[0]
+                say(f"  {tool}: {other:.2f} s; the floor is {other / floor:.1f}x as fast")
+                left = other / TARGET - floor
+                say(f"  {TARGET}x {tool} is {other / TARGET:.2f} s: " + (
+                    f"{left:.2f} s ({left / events * 1e6:.2f} us an event line) left for timestamps, fields, "
+                    "classification and counting" if left > 0 else "less than the floor"))
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    RESULTS.write_text(f"# Floor of a Python design\n\nWritten by `python -m bench.floor --lines {options.lines} "
+                       f"--mta {options.mta}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({machine}).\n\n"
+                       "```\n" + "\n".join(said) + "\n```\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

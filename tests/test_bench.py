@@ -1,0 +1,31 @@
+"""bench.floor measures the lines maillog parses, with the engines it names."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from analyzer import blockscan
+from analyzer.events import ParseStats
+from analyzer.reader import ReadOptions, read_events
+from analyzer.sources import expand_inputs
+from bench import floor
+from bench.generate import generate_lines, write_lines
+
+from .conftest import FROZEN_NOW
+
+
+@pytest.mark.skipif(not blockscan.available(), reason="pyarrow is not installed")
+@pytest.mark.parametrize("mta", ["postfix", "exim", "sendmail"])
+def test_the_floor_matches_exactly_the_event_lines(mta, tmp_path):
+    log = str(tmp_path / f"{mta}.log")
+    write_lines(generate_lines(mta, 3000, seed=3, start=datetime(2026, 11, 20)), log)
+    stats = ParseStats()
+    for _event in read_events(expand_inputs([log]), ReadOptions(now=FROZEN_NOW), stats):
+        pass
+    messages = floor.event_messages(log, mta)
+    assert sum(len(texts) for texts in messages.values()) == stats.by_outcome["event"] > 500
+    spent, refused = floor.match_seconds(messages)
+    assert set(spent) >= {"stdlib re", "regex module"} and all(seconds > 0 for seconds in spent.values())
+    assert set(refused) <= {pattern.id for pattern in messages}
+    assert floor.scan_seconds(log) > 0
