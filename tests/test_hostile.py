@@ -240,19 +240,3 @@ def test_spike_csv_cells_from_the_log_are_inert():
     found = find_spikes([Failure(f.timestamp, "mx\x9b1", f.client_ip, "\x9b31m") for f in failures],
                         SpikeSettings(per_ip=5))
     assert found.offenders and "\x9b" not in format_spikes(found, "json")  # a terminal acts on a raw C1 CSI
-
-
-@pytest.mark.parametrize("pattern", [p for parser in PARSERS.values() for p in parser.patterns],
-                         ids=lambda p: p.id)
-def test_stdlib_twins_stay_fast_on_worst_case_input(pattern):
-    # Short ASCII messages meet the pattern's stdlib twin, without the regex module's timeout: it must be
-    # linear too, up to the length where the timeout takes over (a linear twin needs well under 1 ms).
-    from analyzer.parsers.engine import stdlib_twin
-    from analyzer.patternfiles import GUARDED_LENGTH
-    twin, _names = stdlib_twin(pattern.regex)
-    for text in _worst_cases(pattern, GUARDED_LENGTH - 40):
-        started = time.perf_counter()
-        twin.match(text)
-        twin.search(text)
-        spent = time.perf_counter() - started
-        assert spent < 0.02, f"{pattern.id}: {spent * 1000:.1f} ms on {text[:30]!r}..."

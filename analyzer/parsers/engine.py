@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,51 +92,6 @@ def _forged_client(message: str, pattern: LinePattern) -> bool:
     return scope.count(pattern.client_once) > 1
 
 
-def group_names(compiled) -> tuple[str | None, ...]:
-    """The name of each group of a compiled pattern by position (None for an unnamed group)."""
-    names: list[str | None] = [None] * compiled.groups
-    for name, index in compiled.groupindex.items():
-        names[index - 1] = name
-    return tuple(names)
-
-
-_NAMED_GROUP_RE = re.compile(r"\(\?P<(\w+)>")
-_CHARACTER_ESCAPE_RE = re.compile(r"\\[xuUN0]")
-
-
-def stdlib_twin(pattern) -> tuple[re.Pattern, tuple[str | None, ...]] | None:
-    """The pattern compiled by the stdlib `re` in ASCII mode and its group names by position, or None
-    where `re` cannot stand in for it.
-
-    `re` matches our line patterns 1.7-2.3 times as fast as the regex module. The parsers use a twin only
-    on short ASCII messages: there the two engines agree (in Unicode mode they differ on \\s, \\d and
-    \\w), and short messages need no timeout. A name the regex module lets a pattern use twice gets a
-    numbered copy here, mapped back to the one name: where both copies capture, the later one wins, as in
-    the regex module. A pattern that names a non-ASCII character (written as is or escaped: case folding
-    could match it to an ASCII letter), or one `re` reads differently (it warns), gets no twin.
-    """
-    text = pattern.pattern
-    if not text.isascii() or _CHARACTER_ESCAPE_RE.search(text):
-        return None
-    uses: dict[str, int] = {}
-
-    def number(found: re.Match) -> str:
-        name = found.group(1)
-        uses[name] = uses.get(name, 0) + 1
-        return found.group(0) if uses[name] == 1 else f"(?P<{name}__{uses[name]}>"
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            twin = re.compile(_NAMED_GROUP_RE.sub(number, text), re.ASCII)
-    except (re.error, Warning):
-        return None
-    names = tuple(name.split("__", 1)[0] if name else None for name in group_names(twin))
-    if set(filter(None, names)) != set(pattern.groupindex):
-        return None
-    return twin, names
-
-
 Finisher = Callable[[dict, LinePattern, str], list[dict]]
 
 
@@ -151,8 +105,7 @@ class MtaParser:
         self.path = path or PATTERNS_DIR / "lines" / f"{mta}.toml"
         self._patterns: list[LinePattern] | None = None
         self._finish = finish
-        self._by_service: dict[str, list[tuple]] = {}
-        self._twins: dict[str, tuple | None] = {}
+        self._by_service: dict[str, list[LinePattern]] = {}
 
     @property
     def patterns(self) -> list[LinePattern]:
@@ -161,22 +114,19 @@ class MtaParser:
             self._patterns = load_line_patterns(self.path)
         return self._patterns
 
-    def candidates(self, service: str) -> list[tuple]:
-        """(literal, pattern, group names, stdlib twin, its group names) for the patterns of one service,
-        in pattern order, one entry per literal: one flat loop costs less than a loop over patterns and
-        their literals. The twin is None where `re` cannot stand in for the pattern (see stdlib_twin).
+    def candidates(self, service: str) -> list[tuple[str, LinePattern, tuple[str | None, ...]]]:
+        """(literal, pattern, the name of each of its groups) for the patterns of one service, in pattern
+        order, one entry per literal: one flat loop costs less than a loop over patterns and their literals.
         """
         found = self._by_service.get(service)
         if found is None:
             found = []
             for pattern in self.patterns:
                 if pattern.services is None or service in pattern.services:
-                    names = group_names(pattern.regex)
-                    twin = self._twins.get(pattern.id, False)
-                    if twin is False:
-                        twin = self._twins[pattern.id] = stdlib_twin(pattern.regex)
-                    fast, fast_names = twin or (None, None)
-                    found.extend((literal, pattern, names, fast, fast_names) for literal in pattern.contains)
+                    names: list[str | None] = [None] * pattern.regex.groups
+                    for name, index in pattern.regex.groupindex.items():
+                        names[index - 1] = name
+                    found.extend((literal, pattern, tuple(names)) for literal in pattern.contains)
             self._by_service[service] = found
         return found
 
@@ -188,17 +138,13 @@ class MtaParser:
         """
         hinted = False
         guarded = len(message) > GUARDED_LENGTH
-        plain = not guarded and message.isascii()  # where the stdlib twins match as the regex module does
         tried = None  # a pattern's literals are side by side: its second literal must not try it again
-        for literal, pattern, names, fast, fast_names in self.candidates(service):
+        for literal, pattern, names in self.candidates(service):
             if literal not in message or pattern is tried:
                 continue
             tried = pattern
             hinted = True
-            if plain and fast is not None:
-                found = fast.match(message)
-                names = fast_names
-            elif guarded:
+            if guarded:
                 found = pattern.regex.match(message, timeout=TIMEOUT_SECONDS)
             else:
                 found = pattern.regex.match(message)
