@@ -26,6 +26,6 @@ def test_the_floor_matches_exactly_the_event_lines(mta, tmp_path):
     messages = floor.event_messages(log, mta)
     assert sum(len(texts) for texts in messages.values()) == stats.by_outcome["event"] > 500
     spent, refused = floor.match_seconds(messages)
-    assert set(spent) >= {"stdlib re", "regex module"} and all(seconds > 0 for seconds in spent.values())
-    assert set(refused) <= {pattern.id for pattern in messages}
-    assert floor.scan_seconds(log) > 0
+    assert "regex module" not in refused and set(spent) >= {"regex module", "stdlib re"}
+    # A duplicated group name is numbered for `re`, so it takes every pattern maillog meets here.
+    assert refused.get("stdlib re", []) == [p.id for p in messages if floor.stdlib_compiled(p.regex) is None] == []

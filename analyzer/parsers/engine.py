@@ -154,10 +154,13 @@ class MtaParser:
             return UNRECOGNISED
         return None
 
+    def prepared(self, message: str) -> str:
+        """The message as the patterns see it (Exim's syslog copies lose their own time stamp)."""
+        return message if self._prepare is None else self._prepare(message)
+
     def parse(self, service: str, message: str) -> tuple[list[dict], LinePattern] | Unrecognised | None:
         """Field dicts for the events in one message (empty for a known line without event)."""
-        if self._prepare is not None:
-            message = self._prepare(message)
+        message = self.prepared(message)
         matched = self.match(service, message)
         if matched is None or matched is UNRECOGNISED:
             return matched
