@@ -268,8 +268,15 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     assert target.read_text(encoding="utf-8") == "old\n" and len(list(tmp_path.iterdir())) == 1
 
 
-def test_a_runaway_pattern_on_a_long_line_is_counted_as_skipped(tmp_path, monkeypatch):
-    # A pattern file someone got wrong: nested quantifiers. The guard stops it and the line is counted.
+@pytest.mark.parametrize(("regex", "message"), [
+    ("^(?:a+)+$", "a" * 5000 + "!"),
+    # The shape exim.delivery-failed had (a quoted value may also span the next fields), on 257 characters.
+    ('^x(?: H=\\S+ \\[[0-9.]+\\](?: \\S+=(?:"[^"]*"|\\S+))*)? ?: (?:SMTP (?P<reply_code>.*)|(?P<reply_text>.*))$',
+     "x H=b [192.0.2.1]" + ' a="' * 60 + " ?"),
+], ids=["long", "short"])
+def test_a_runaway_pattern_is_counted_as_skipped(tmp_path, monkeypatch, regex, message):
+    # A pattern file someone got wrong. The guard stops it, on a short line as on a long one, and the
+    # line is counted.
     from analyzer import parsers
     from analyzer.events import ParseStats
     from analyzer.parsers.engine import MtaParser
@@ -277,11 +284,11 @@ def test_a_runaway_pattern_on_a_long_line_is_counted_as_skipped(tmp_path, monkey
     from analyzer.sources import expand_inputs
     broken = tmp_path / "postfix.toml"
     broken.write_text('mta = "postfix"\n[[pattern]]\nid = "postfix.runaway"\nservices = ["smtpd"]\n'
-                      'contains = "aaaa"\nregex = \'^(?:a+)+$\'\nkind = "rejected"\nnote = "a bad pattern"\n',
+                      f'contains = "a"\nregex = \'{regex}\'\nkind = "rejected"\nnote = "a bad pattern"\n',
                       encoding="utf-8")
     monkeypatch.setitem(parsers.PARSERS, "postfix", MtaParser("postfix", path=broken))
     log = tmp_path / "mail.log"
-    log.write_text("Nov 28 10:00:00 mx1 postfix/smtpd[1]: " + "a" * 5000 + "!\n", encoding="utf-8")
+    log.write_text(f"Nov 28 10:00:00 mx1 postfix/smtpd[1]: {message}\n", encoding="utf-8")
     stats = ParseStats()
     started = time.perf_counter()
     assert list(read_events(expand_inputs([str(log)]), ReadOptions(engine="line"), stats)) == []
