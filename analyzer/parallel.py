@@ -26,7 +26,7 @@ from .classify import Classifier
 from .errors import UsageError
 from .events import ParseStats
 from .reader import ReadOptions, read_events
-from .sources import JOURNAL_SNIFF_BYTES, Source, compression, is_journal_record
+from .sources import JOURNAL_SNIFF_BYTES, Source, compression, is_journal_head
 from .spikes import FailureTally, SpikeSettings, summarise_with_failures
 
 MIN_RANGE_BYTES = 16 << 20   # smaller files are not worth cutting
@@ -77,7 +77,7 @@ def _cuttable(source: Source) -> bool:
     cannot be entered in the middle, and a journald record may span a cut."""
     with open(source.path, "rb") as handle:
         head = handle.read(JOURNAL_SNIFF_BYTES)
-    return compression(head) is None and not is_journal_record(head.lstrip().decode("utf-8", "replace"))
+    return compression(head) is None and not is_journal_head(head)
 
 
 def _compressed(source: Source) -> bool:

@@ -348,4 +348,9 @@ def looks_like_journal(source: Source) -> bool:
         return False
     finally:
         stream.close()
+    return is_journal_head(head)
+
+
+def is_journal_head(head: bytes) -> bool:
+    """True when the first JOURNAL_SNIFF_BYTES of an input (decompressed) start a journalctl -o json record."""
     return is_journal_record(head.lstrip().decode("utf-8", "replace"))
