@@ -75,14 +75,18 @@ def plan_units(sources: list[Source], parts: int, options: ReadOptions,
 def _cuttable(source: Source) -> bool:
     """True for a plain (uncompressed) file of lines, judged from one look at its head: a compressed file
     cannot be entered in the middle, and a journald record may span a cut."""
-    with open(source.path, "rb") as handle:
-        head = handle.read(JOURNAL_SNIFF_BYTES)
+    head = _head(source, JOURNAL_SNIFF_BYTES)
     return compression(head) is None and not is_journal_head(head)
 
 
 def _compressed(source: Source) -> bool:
+    return compression(_head(source, 6)) is not None
+
+
+def _head(source: Source, size: int) -> bytes:
+    """The first `size` bytes of a local file, as stored."""
     with open(source.path, "rb") as handle:
-        return compression(handle.read(6)) is not None
+        return handle.read(size)
 
 
 def _ranges(source: Source, count: int, size: int) -> list[Source]:
