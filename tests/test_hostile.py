@@ -162,8 +162,8 @@ def _repeated_fields(message: str, times: int):
 @pytest.mark.parametrize("pattern", [p for parser in PARSERS.values() for p in parser.patterns],
                          ids=lambda p: p.id)
 def test_line_patterns_stay_fast_when_a_field_repeats(pattern):
-    # The timeout would cut such a line short, but counted as skipped instead of parsed: a pattern must stay
-    # fast by itself. A linear pattern takes well under a millisecond on these 40-field runs;
+    # Short messages are matched without the timeout, so a pattern must stay fast on them by itself. A
+    # linear pattern takes well under a millisecond on these 40-field runs;
     # exim.delivery-failed took seconds on 30 (its quoted values could span fields) before its field loop
     # became possessive.
     messages = _matching_messages().get(pattern.id, [])[:3]
@@ -270,16 +270,9 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     assert target.read_text(encoding="utf-8") == "old\n" and len(list(tmp_path.iterdir())) == 1
 
 
-@pytest.mark.parametrize(("regex", "message"), [
-    ("^(?:a+)+$", "a" * 5000 + "!"),
-    # The shape exim.delivery-failed had (a quoted value may also span the next fields), on 155 characters:
-    # seconds without the guard (the time grows about 1.65 times a field).
-    ('^x(?: H=\\S+ \\[[0-9.]+\\](?: \\S+=(?:"[^"]*"|\\S+))*)? ?: (?:SMTP (?P<reply_code>.*)|(?P<reply_text>.*))$',
-     "x H=b [192.0.2.1]" + ' a="' * 34 + " ?"),
-], ids=["long", "short"])
-def test_a_runaway_pattern_is_counted_as_skipped(tmp_path, monkeypatch, regex, message):
-    # A pattern file someone got wrong. The guard stops it, on a short line as on a long one, and the
-    # line is counted.
+def test_a_runaway_pattern_on_a_long_line_is_counted_as_skipped(tmp_path, monkeypatch):
+    # A pattern file someone got wrong: nested quantifiers. The guard stops it and the line is counted.
+    regex, message = "^(?:a+)+$", "a" * 5000 + "!"
     from analyzer import parsers
     from analyzer.events import ParseStats
     from analyzer.parsers.engine import MtaParser

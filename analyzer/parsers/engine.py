@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..events import Kind
-from ..patternfiles import PATTERNS_DIR, TIMEOUT_SECONDS, LinePattern, load_line_patterns
+from ..patternfiles import GUARDED_LENGTH, PATTERNS_DIR, TIMEOUT_SECONDS, LinePattern, load_line_patterns
 
 
 class Unrecognised:
@@ -134,16 +134,20 @@ class MtaParser:
         """(pattern, group names, match) of the first pattern matching the message; UNRECOGNISED; or
         None for a quiet line.
 
-        Raises TimeoutError when a message outlasts the guard (the caller counts the line).
+        Raises TimeoutError when a long message outlasts the guard (the caller counts the line).
         """
         hinted = False
+        guarded = len(message) > GUARDED_LENGTH
         tried = None  # a pattern's literals are side by side: its second literal must not try it again
         for literal, pattern, names in self.candidates(service):
             if literal not in message or pattern is tried:
                 continue
             tried = pattern
             hinted = True
-            found = pattern.regex.match(message, timeout=TIMEOUT_SECONDS)
+            if guarded:
+                found = pattern.regex.match(message, timeout=TIMEOUT_SECONDS)
+            else:
+                found = pattern.regex.match(message)
             if found is not None:
                 return pattern, names, found
         if hinted or (("4." in message or "5." in message) and CODE_HINT_RE.search(message)):
