@@ -1,4 +1,4 @@
-"""The least time any design on this stack can take for `report` on a generated log, against the other tool.
+"""The least time maillog's architecture can take for `report` on a generated log, against the other tool.
 
     python -m bench.floor [--lines 1000000] [--mta postfix,exim]
 
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{left:.2f} s ({left / events * 1e6:.2f} us an event line) left for timestamps, fields, "
                     "classification and counting" if left > 0 else "less than the floor"))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    RESULTS.write_text(f"# Floor of a Python design\n\nWritten by `python -m bench.floor --lines {options.lines} "
+    RESULTS.write_text(f"# Floor of the architecture\n\nWritten by `python -m bench.floor --lines {options.lines} "
                        f"--mta {options.mta}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({machine}).\n\n"
                        "```\n" + "\n".join(said) + "\n```\n", encoding="utf-8")
     return 0
