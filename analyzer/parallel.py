@@ -178,20 +178,20 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
     units = plan_units(sources, jobs if scheduler is None else 64, job.options,
                        EVENTS_RANGE_BYTES if streaming else MAX_RANGE_BYTES)
     done = lines = 0
-    if scheduler is None and (jobs <= 1 or len(units) == 1):
-        for unit in units:
-            inner = None
-            if progress is not None and _read_as_stored(unit):
-                inner = functools.partial(_progress_within, progress, done, lines, unit.size())
-            result = run_unit(unit, job, out, inner)
-            done += result.size
-            lines += result.stats.lines_read
-            if progress is not None:
-                progress(done, lines)
-            yield result
-        return
-    results = _run_dask(units, job, scheduler) if scheduler is not None else \
-        _run_pool(units, job, jobs, out if streaming else None)
+
+    def here(unit: Source) -> UnitResult:
+        # Called when the units before it are counted in: within a plain file, progress goes on from there.
+        inner = None
+        if progress is not None and _read_as_stored(unit):
+            inner = functools.partial(_progress_within, progress, done, lines, unit.size())
+        return run_unit(unit, job, out, inner)
+
+    if scheduler is not None:
+        results = _run_dask(units, job, scheduler)
+    elif jobs <= 1 or len(units) == 1:
+        results = map(here, units)
+    else:
+        results = _run_pool(units, job, jobs, out if streaming else None)
     for result in results:
         done += result.size
         lines += result.stats.lines_read
