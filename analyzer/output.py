@@ -179,12 +179,19 @@ def format_stats(stats: ParseStats) -> str:
     return "\n".join(lines)
 
 
-def write_csv(frame: pd.DataFrame, target: str | Path) -> None:
-    """A report as UTF-8 CSV (header row, RFC 4180 quoting, CRLF); '-' is stdout, a file is written whole."""
+@contextlib.contextmanager
+def text_target(target: str | Path) -> Iterator[TextIO]:
+    """Where an output goes: stdout for '-', else a file that appears only once written whole."""
     if str(target) == "-":
-        frame.to_csv(sys.stdout, index=False, lineterminator="\r\n")
+        yield sys.stdout
         return
     with atomic_text_file(Path(target)) as handle:
+        yield handle
+
+
+def write_csv(frame: pd.DataFrame, target: str | Path) -> None:
+    """A report as UTF-8 CSV (header row, RFC 4180 quoting, CRLF); '-' is stdout, a file is written whole."""
+    with text_target(target) as handle:
         frame.to_csv(handle, index=False, lineterminator="\r\n")
 
 
@@ -192,16 +199,10 @@ def write_rows_csv(columns: list[str], rows: Iterable[tuple], target: str | Path
     """Rows as write_csv writes their DataFrame, byte for byte (tests compare), without importing pandas:
     pandas formats with the csv module too, and a report holds only text, integers and booleans.
     """
-    def write(handle: TextIO) -> None:
+    with text_target(target) as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(columns)
         writer.writerows(rows)
-
-    if str(target) == "-":
-        write(sys.stdout)
-        return
-    with atomic_text_file(Path(target)) as handle:
-        write(handle)
 
 
 def read_existing_csv(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -257,8 +258,5 @@ class Progress:
 
 def write_text(text: str, target: str | Path) -> None:
     """A whole text file ('-' for stdout), written atomically."""
-    if str(target) == "-":
-        sys.stdout.write(text)
-        return
-    with atomic_text_file(Path(target)) as handle:
+    with text_target(target) as handle:
         handle.write(text)
