@@ -30,6 +30,7 @@ from pathlib import Path
 
 from analyzer import blockscan
 from analyzer.parsers import PARSERS, identify_program, load_all_patterns, split_header
+from analyzer.sources import MAX_LINE_CHARS, LineCutter, bytes_for_chars
 
 from .generate import generate_lines, write_lines
 from .run import timed
@@ -47,21 +48,17 @@ def start_seconds() -> float:
 def scan_seconds(log: str) -> float:
     """Read the log in the block engine's blocks, cut them into lines and run its prefilter once."""
     blockscan.available()
-    np, pa, pc = blockscan.np, blockscan.pa, blockscan.pc
     prefilter = blockscan._prefilter_pattern(None)
+    cutter = LineCutter(bytes_for_chars(MAX_LINE_CHARS))
     started = time.perf_counter()
     with open(log, "rb") as handle:
-        rest = b""
-        while chunk := handle.read(blockscan.BLOCK_BYTES):
-            data = rest + chunk
-            cut = data.rfind(b"\n") + 1
-            data, rest = data[:cut], data[cut:]
-            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-            offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
-            lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends),
-                                                     [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-            pc.match_substring_regex(lines, prefilter)
-    return time.perf_counter() - started
+        while True:
+            chunk = handle.read(blockscan.BLOCK_BYTES)
+            data = cutter.feed(chunk) if chunk else cutter.finish()
+            if data:
+                blockscan.pc.match_substring_regex(blockscan.arrow_lines(data)[2], prefilter)
+            if not chunk:
+                return time.perf_counter() - started
 
 
 def event_messages(log: str, mta: str) -> dict:
