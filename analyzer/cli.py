@@ -177,6 +177,7 @@ def report_command(inputs: Inputs,
     """
     try:
         language = check_language(lang)
+        columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
         with _reading(inputs, mta, tz, year, since, until, None, engine) as (sources, options):
             target = None if out is None and html_out else output.report_path(out or "-", options.since, options.zone)
             page = output.report_path(html_out, options.since, options.zone) if html_out else None
@@ -184,22 +185,28 @@ def report_command(inputs: Inputs,
                 if path is not None:
                     _refuse_overwriting_inputs(path, sources)
             catalogue = load_catalogue(rules)
-            if page is None:  # the failure tally only feeds the HTML page's spike section
-                totals, counts = _collect(sources, options, "summary", rules, jobs, engine, scheduler)
-            else:
-                (totals, tally), counts = _collect(sources, options, "analysis", rules, jobs, engine, scheduler,
-                                                   spikes.SpikeSettings())
-        if target is not None:
-            columns = report.SUMMARY_COLUMNS if summary else report.DAILY_COLUMNS
-            rows = report.daily_summary_rows(totals) if summary else report.daily_rows(totals, catalogue, language)
-            if append and target != "-":
-                table = report.merge_daily(output.read_existing_csv(Path(target), columns),
-                                           report.to_frame(rows, columns))
-                output.write_csv(table, target)
-            else:
-                output.write_rows_csv(columns, rows, target)  # pandas is a fifth of the start-up
-        if page is not None:
-            output.write_text(html.render(totals, spikes.find_spikes(tally), catalogue, language, counts), page)
+            appending = append and target not in (None, "-")
+            existing = output.read_existing_rows(target, columns) if appending else []
+            cut = report.days_cut_by(options.since, options.until, options.zone) & {row[0] for row in existing}
+            if cut:
+                raise UsageError(report.append_refusal(sorted(cut)))
+            # Every output is made ready before the logs are read: one that cannot be written fails now.
+            with output.output_files([target, page]) as (csv_file, page_file):
+                if page is None:  # the failure tally only feeds the HTML page's spike section
+                    totals, counts = _collect(sources, options, "summary", rules, jobs, engine, scheduler)
+                else:
+                    (totals, tally), counts = _collect(sources, options, "analysis", rules, jobs, engine,
+                                                       scheduler, spikes.SpikeSettings())
+                if target is not None:
+                    rows = (report.daily_summary_rows(totals) if summary
+                            else report.daily_rows(totals, catalogue, language))
+                    if appending:
+                        rows = report.merge_daily_rows(existing, rows, options.since, options.until, options.zone)
+                if page is not None:
+                    output.write_text(html.render(totals, spikes.find_spikes(tally), catalogue, language, counts),
+                                      page_file or "-")
+                if target is not None:
+                    output.write_rows_csv(columns, rows, csv_file or "-")  # pandas is a fifth of the start-up
     except MaillogError as error:
         raise _fail(error) from None
     _finish(counts)
@@ -365,4 +372,19 @@ def classify_line(line: Annotated[str, typer.Argument(help="One log line, quoted
 
 
 def main() -> None:
-    app(prog_name="maillog")
+    try:
+        try:
+            app(prog_name="maillog")
+        finally:
+            sys.stdout.flush()  # here, where a failure can still be reported, rather than at exit
+    except BrokenPipeError:
+        # The reader went away (`maillog events ... | head`): stop quietly, as the CLI library does.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:  # what reaches here is a write to standard output: inputs and files have their own
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        where = exc.filename or "standard output"
+        typer.echo(f"maillog: error: {where}: could not be written ({exc.strerror or exc})", err=True)
+        sys.exit(2)

@@ -7,6 +7,7 @@ import json
 import operator
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -50,30 +51,125 @@ def _umask() -> int:
     return current
 
 
+class OutputFile:
+    """An output named on the command line, made ready before any input is read (so that a report that
+    cannot be written fails at once, not after the logs were read) and appearing only once written whole.
+
+    A regular file, or a name not yet taken, is written to a temporary file beside it and renamed over it
+    on commit; through a symlink the file it points to is the one replaced, so the link stays a link. A
+    device or a FIFO (/dev/null, /dev/stdout, a named pipe) is written into directly: renaming over it would
+    put a regular file in its place (as root, `-o /dev/null` in a cron job would replace the system's)."""
+
+    def __init__(self, target: str | Path):
+        self.name = str(target)
+        self.path = os.path.realpath(self.name)
+        self.handle: TextIO | None = None
+        self._temporary: str | None = None
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            status = None
+        except OSError as exc:
+            raise MaillogError(f"{self.name}: cannot write here: {exc.strerror or exc}") from None
+        self.direct = status is not None and not stat.S_ISREG(status.st_mode)
+        if self.direct:
+            if stat.S_ISDIR(status.st_mode):
+                raise MaillogError(f"{self.name}: is a directory; name a file to write")
+            if not os.access(self.path, os.W_OK):
+                raise MaillogError(f"{self.name}: cannot write here: permission denied")
+            return  # opened when written: opening a FIFO waits for its reader
+        directory = os.path.dirname(self.path)
+        try:
+            handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=directory,
+                                                 prefix=f".{os.path.basename(self.path)}.", suffix=".tmp",
+                                                 delete=False)
+        except OSError as exc:
+            raise MaillogError(f"{self.name}: cannot write here: {exc.strerror or exc}") from None
+        self.handle, self._temporary = handle, handle.name
+        # as the file replaced had it, or as a plain open() would make it (not mkstemp's 0600)
+        self._mode = stat.S_IMODE(status.st_mode) if status is not None else 0o666 & ~_umask()
+        self._owner = (status.st_uid, status.st_gid) if status is not None else None
+
+    def open(self) -> TextIO:
+        """The text stream to write the output into."""
+        if self.handle is None:
+            try:
+                self.handle = open(self.path, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise MaillogError(f"{self.name}: cannot write here: {exc.strerror or exc}") from None
+        return self.handle
+
+    def commit(self) -> None:
+        """Close the output; a temporary file takes the target's place."""
+        handle = self.open()
+        try:
+            handle.close()
+            if self._temporary is not None:
+                os.chmod(self._temporary, self._mode)
+                if self._owner is not None and os.geteuid() == 0:
+                    os.chown(self._temporary, *self._owner)
+                os.replace(self._temporary, self.path)
+                self._temporary = None
+        except OSError as exc:  # disk full, quota, a directory gone read-only mid-way
+            self.discard()
+            raise self.failure(exc) from None
+
+    def discard(self) -> None:
+        """Give up: the target is left as it was (a device or FIFO may have been written to in part)."""
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.close()
+        if self._temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temporary)
+            self._temporary = None
+
+    def failure(self, exc: OSError) -> MaillogError:
+        if self.direct:
+            return MaillogError(f"{self.name}: could not be written ({exc.strerror or exc})")
+        return MaillogError(f"{self.name}: could not be written ({exc.strerror or exc}); "
+                            f"the previous file, if any, is unchanged")
+
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[TextIO]:
+        """The stream to write into; a failed write (disk full...) is a one-line error naming the file."""
+        handle = self.open()
+        try:
+            yield handle
+        except OSError as exc:
+            self.discard()
+            raise self.failure(exc) from None
+
+
 @contextlib.contextmanager
-def atomic_text_file(path: Path | None) -> Iterator[TextIO | None]:
-    """A text file that appears at `path` only if the block succeeds (temporary file + rename)."""
+def output_files(targets: Iterable[str | Path | None]) -> Iterator[list[OutputFile | None]]:
+    """The outputs of one command, all made ready at once and committed together when the block succeeds:
+    a report whose HTML page fails leaves its CSV unwritten too (exit 2 promises nothing was written).
+    '-' (standard output) and None stand for themselves, as None."""
+    prepared: list[OutputFile | None] = []
+    try:
+        for target in targets:
+            prepared.append(None if target is None or str(target) == "-" else OutputFile(target))
+        yield prepared
+        for prepared_file in prepared:
+            if prepared_file is not None:
+                prepared_file.commit()
+    finally:
+        for prepared_file in prepared:
+            if prepared_file is not None:
+                prepared_file.discard()
+
+
+@contextlib.contextmanager
+def atomic_text_file(path: Path | str | None) -> Iterator[TextIO | None]:
+    """A text file that appears at `path` only if the block succeeds (see OutputFile)."""
     if path is None:
         yield None
         return
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=directory,
-                                             prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    except OSError as exc:
-        raise MaillogError(f"{path}: cannot write here: {exc.strerror or exc}") from None
-    try:
-        with handle:
+    with output_files([path]) as (prepared,):
+        with prepared.writing() as handle:
             yield handle
-        os.chmod(handle.name, 0o666 & ~_umask())  # as a plain open() would have made it, not 0600
-        os.replace(handle.name, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        if isinstance(exc, OSError):  # disk full, quota, a directory gone read-only mid-way
-            raise MaillogError(f"{path}: could not be written ({exc.strerror or exc}); "
-                               f"the previous file, if any, is unchanged") from None
-        raise
 
 
 _classification_values = operator.attrgetter(*CLASSIFICATION_FIELDS)
@@ -180,22 +276,26 @@ def format_stats(stats: ParseStats) -> str:
 
 
 @contextlib.contextmanager
-def text_target(target: str | Path) -> Iterator[TextIO]:
-    """Where an output goes: stdout for '-', else a file that appears only once written whole."""
-    if str(target) == "-":
+def text_target(target: str | Path | OutputFile) -> Iterator[TextIO]:
+    """Where an output goes: stdout for '-', else a file that appears only once written whole (a prepared
+    OutputFile is written into and committed by whoever prepared it)."""
+    if isinstance(target, OutputFile):
+        with target.writing() as handle:
+            yield handle
+    elif str(target) == "-":
         yield sys.stdout
-        return
-    with atomic_text_file(Path(target)) as handle:
-        yield handle
+    else:
+        with atomic_text_file(target) as handle:
+            yield handle
 
 
-def write_csv(frame: pd.DataFrame, target: str | Path) -> None:
+def write_csv(frame: pd.DataFrame, target: str | Path | OutputFile) -> None:
     """A report as UTF-8 CSV (header row, RFC 4180 quoting, CRLF); '-' is stdout, a file is written whole."""
     with text_target(target) as handle:
         frame.to_csv(handle, index=False, lineterminator="\r\n")
 
 
-def write_rows_csv(columns: list[str], rows: Iterable[tuple], target: str | Path) -> None:
+def write_rows_csv(columns: list[str], rows: Iterable[tuple], target: str | Path | OutputFile) -> None:
     """Rows as write_csv writes their DataFrame, byte for byte (tests compare), without importing pandas:
     pandas formats with the csv module too, and a report holds only text, integers and booleans.
     """
@@ -205,18 +305,25 @@ def write_rows_csv(columns: list[str], rows: Iterable[tuple], target: str | Path
         writer.writerows(rows)
 
 
-def read_existing_csv(path: Path, columns: list[str]) -> pd.DataFrame:
-    """A report written earlier (for --append); refused if its columns are not this report's."""
-    import pandas as pd
+def read_existing_rows(path: str | Path, columns: list[str]) -> list[list[str]]:
+    """The rows of a report written earlier (for --append), as text; refused unless every row is one of
+    this report's, so that a damaged file is neither kept as it is nor shifted into the wrong columns."""
     try:
-        existing = pd.read_csv(path, dtype=str, keep_default_na=False)
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
     except FileNotFoundError:
-        return pd.DataFrame(columns=columns)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        return []
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise MaillogError(f"{path}: cannot read the existing report to append to: {exc}") from None
-    if list(existing.columns) != columns:
+    if not rows:
+        return []
+    if rows[0] != columns:
         raise MaillogError(f"{path}: its columns are not those of this report; write to a new file")
-    return existing
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(columns):
+            raise MaillogError(f"{path}: row {number} has {len(row)} fields where the report has {len(columns)}; "
+                               f"the file is damaged and left as it is: repair it or write to a new file")
+    return rows[1:]
 
 
 def report_path(pattern: str, since: datetime | None, zone) -> str:
@@ -256,7 +363,7 @@ class Progress:
             self.stream.flush()
 
 
-def write_text(text: str, target: str | Path) -> None:
+def write_text(text: str, target: str | Path | OutputFile) -> None:
     """A whole text file ('-' for stdout), written atomically."""
     with text_target(target) as handle:
         handle.write(text)

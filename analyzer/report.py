@@ -5,15 +5,18 @@ bounded state into the tables `analyze` prints and the CSV rows `report` writes.
 """
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from .aggregate import NO_VALUE, Summary, per_day_counts
 from .catalogue import Catalogue
+from .errors import UsageError
 from .events import Kind
 
 if TYPE_CHECKING:  # pandas is imported where a table is built: it is a fifth of the start-up of a
     import pandas as pd  # command, and events, spikes, watch and explain build no table
 
+ONE_DAY = timedelta(days=1)
 KIND_ORDER = [k.value for k in Kind]
 DAILY_COLUMNS = ["date", "host", "mta", "kind", "direction", "reply_code", "enhanced_code", "entry_id", "category",
                  "permanent", "title", "count", "distinct_clients", "distinct_senders", "distinct_recipients",
@@ -163,9 +166,49 @@ def daily_summary_rows(summary: Summary) -> list[tuple]:
     return rows
 
 
-def merge_daily(existing: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
-    """--append: the existing report without the dates being written, plus the fresh rows, in order."""
-    import pandas as pd
-    kept = existing[~existing["date"].astype(str).isin(set(fresh["date"].astype(str)))]
-    merged = pd.concat([kept.astype(object), fresh.astype(object)], ignore_index=True)
-    return merged.sort_values("date", kind="stable").reset_index(drop=True)
+def day_start(day: date, zone: tzinfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+
+def covers_day(day: str, since: datetime | None, until: datetime | None, zone: tzinfo) -> bool:
+    """True when the window [since, until) holds the whole of `day` (ISO): a run with such a window has
+    seen every event of that day the logs hold, so its rows may replace the day's rows of an earlier run.
+
+    Without --since nothing is covered: a log's first day is whole only by chance (rotation cuts it at any
+    hour). Without --until the window is open: the log can only grow, so a later run sees more of it."""
+    if since is None:
+        return False
+    first = date.fromisoformat(day)
+    return since <= day_start(first, zone) and (until is None or until >= day_start(first + ONE_DAY, zone))
+
+
+def days_cut_by(since: datetime | None, until: datetime | None, zone: tzinfo) -> set[str]:
+    """The dates that an edge of the window falls inside (not on their midnight)."""
+    cut = set()
+    for edge in (since, until):
+        if edge is not None:
+            local = edge.astimezone(zone)
+            if day_start(local.date(), zone) != local:
+                cut.add(local.date().isoformat())
+    return cut
+
+
+def merge_daily_rows(existing: list[list[str]], fresh: list[tuple], since: datetime | None,
+                     until: datetime | None, zone: tzinfo) -> list:
+    """--append: the existing report's rows without the dates being written, plus the fresh rows, in date
+    order. A date already in the report is replaced only by a run that covers the whole of it; any other
+    overlap is refused, since replacing a day with part of it would lose counted rows."""
+    written = {str(row[0]) for row in fresh}
+    present = {row[0] for row in existing}
+    clash = sorted(day for day in written & present if not covers_day(day, since, until, zone))
+    if clash:
+        raise UsageError(append_refusal(clash))
+    kept = [row for row in existing if row[0] not in written]
+    return sorted(kept + list(fresh), key=lambda row: str(row[0]))
+
+
+def append_refusal(days: list[str]) -> str:
+    shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+    return (f"--append: the report already holds {shown}, which this run covers only in part; replacing them "
+            f"would lose rows (the file is unchanged). Give whole days: --since and --until at midnight, "
+            f"e.g. --since yesterday --until today")
