@@ -21,7 +21,7 @@ from .classify import CLASSIFICATION_FIELDS, Classifier
 from .errors import MaillogError, check_format
 from .events import EVENT_FIELDS, Event, LineOutcome, ParseStats, event_record
 from .reader import inspect_line
-from .report import neutralise_cell
+from .report import BIDI_CONTROLS, neutralise_cell
 from .sources import Source, read_lines
 
 if TYPE_CHECKING:  # pandas is imported where a table is built: it is a fifth of the start-up of a
@@ -42,7 +42,7 @@ def event_csv_header(classified: bool = True) -> str:
 C1_AS_JSON = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 # Event fields a client or a remote server wrote: neutralised in CSV, which spreadsheets open.
 LOG_TEXT_FIELDS = ("client_host", "relay_host", "sender", "recipient", "command", "reply_text", "sasl_username",
-                   "host", "program")
+                   "host", "program", "detail")
 
 
 def _umask() -> int:
@@ -234,7 +234,7 @@ def check_line_text(line: str, catalogue: Catalogue, mta: str | None = None) -> 
         result.append(f"    kind={event.kind.value if event.kind else '-'} reply_code={event.reply_code or '-'} "
                       f"enhanced_code={event.enhanced_code or '-'} client_ip={event.client_ip or '-'} "
                       f"entry={found.entry_id or '-'} matched_by={found.matched_by or '-'}"
-                      + (f" detail={found.detail}" if found.detail else ""))
+                      + (f" detail={sanitize(found.detail)}" if found.detail else ""))
     return result
 
 
@@ -253,12 +253,18 @@ def check_lines(sources: list[Source], catalogue: Catalogue, mta: str | None = N
         yield f"warning: {problem}"
 
 
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_RE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{BIDI_CONTROLS}]")
 
 
 def sanitize(text: str) -> str:
-    """Text from a log made safe for a terminal: control characters shown as \\xNN, never executed."""
-    return CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Text from a log made safe for a terminal: control characters shown as \\xNN, never executed, and
+    bidirectional controls as \\uNNNN, so that no log text can reorder what is printed after it."""
+    return CONTROL_RE.sub(_escaped, text)
+
+
+def _escaped(found: re.Match) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def format_stats(stats: ParseStats) -> str:

@@ -5,6 +5,7 @@ bounded state into the tables `analyze` prints and the CSV rows `report` writes.
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -26,9 +27,20 @@ SUMMARY_COLUMNS = ["date", "host", "mta", *KIND_ORDER, "top_problem", "top_probl
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Unicode's explicit bidirectional controls: in a cell or on a terminal they reorder the text after them, so a
+# host name can make the address beside it read as another (the "Trojan Source" display trick).
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+BIDI_RE = re.compile(f"[{BIDI_CONTROLS}]")
+
+
 def neutralise_cell(text: str) -> str:
-    """Log text made inert for spreadsheets: a leading formula character gets a quote in front."""
-    if text and text != NO_VALUE and text.startswith(FORMULA_STARTS):
+    """Log text made inert for spreadsheets: a leading formula character gets a quote in front, and
+    bidirectional controls are written as \\uNNNN."""
+    if not text or text == NO_VALUE:
+        return text
+    if not text.isascii():
+        text = BIDI_RE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
 

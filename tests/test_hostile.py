@@ -304,3 +304,66 @@ def test_spike_csv_cells_from_the_log_are_inert():
     found = find_spikes([Failure(f.timestamp, "mx\x9b1", f.client_ip, "\x9b31m") for f in failures],
                         SpikeSettings(per_ip=5))
     assert found.offenders and "\x9b" not in format_spikes(found, "json")  # a terminal acts on a raw C1 CSI
+
+
+def test_bidirectional_controls_are_shown_not_obeyed(tmp_path):
+    # U+202E (right-to-left override) in a HELO or sender would reorder the address printed beside it.
+    import csv as csv_module
+
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+    from analyzer.output import sanitize
+    assert sanitize("evil\u202e\u2066x\u200f") == "evil\\u202e\\u2066x\\u200f"
+    path = tmp_path / "mail.log"
+    path.write_text("Nov 28 10:00:01 mx1\u202e postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.10]: "
+                    "554 5.7.1 <x@example.com>: Relay access denied; from=<a\u202e9.2.0.291@example.net> "
+                    "to=<x@example.com> proto=ESMTP helo=<h>\n", encoding="utf-8")
+    runner = CliRunner()
+    for command in (["events", str(path), "--format", "csv"], ["report", str(path), "-o", "-"],
+                    ["report", str(path), "--summary", "-o", "-"], ["analyze", str(path)],
+                    ["check-patterns", str(path)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0 and "\u202e" not in result.stdout and "\\u202e" in result.stdout, command
+    rows = list(csv_module.DictReader(io.StringIO(runner.invoke(app, ["events", str(path), "--format",
+                                                                      "csv"]).stdout)))
+    assert rows[0]["sender"] == "a\\u202e9.2.0.291@example.net" and rows[0]["client_ip"] == "192.0.2.10"
+
+
+def test_a_captured_detail_is_inert_in_csv(tmp_path):
+    # `detail` is what a text rule captured from the remote server's reply: a DNSBL name it chose.
+    import csv as csv_module
+
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+    path = tmp_path / "mail.log"
+    path.write_text("Nov 28 10:00:01 mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.10]: 554 "
+                    "5.7.1 Service unavailable; Client host [192.0.2.10] blocked using -2-1.attacker.example; "
+                    "from=<a@example.net> to=<x@example.com> proto=ESMTP helo=<h>\n", encoding="utf-8")
+    csv_text = CliRunner().invoke(app, ["events", str(path), "--format", "csv"]).stdout
+    rows = list(csv_module.DictReader(io.StringIO(csv_text)))
+    assert rows[0]["entry_id"] == "dnsbl-listed" and rows[0]["detail"] == "'-2-1.attacker.example"
+
+
+@pytest.mark.parametrize("rules", ["/dev/zero", "fifo", "huge-file", "huge-regex"])
+def test_a_rules_file_cannot_hang_or_exhaust_a_run(tmp_path, rules):
+    import os
+    import subprocess
+    import sys
+    if rules == "fifo":
+        rules = str(tmp_path / "rules.fifo")
+        os.mkfifo(rules)  # nobody ever writes to it: opening it for reading would wait for ever
+    elif rules.startswith("huge"):
+        size = 5_000_000 if rules == "huge-file" else 100_000
+        path = tmp_path / "mine.toml"
+        texts = "".join(f'{language}.{field} = "x"\n' for language in ("en", "ja")
+                        for field in ("title", "meaning", "when", "fix", "check"))
+        path.write_text('family = "mine"\n[[entry]]\nid = "mine-big"\ncodes = ["550"]\nname = "Big"\n'
+                        f'category = "recipient"\ntexts = ["{"a" * size}"]\n{texts}', encoding="utf-8")
+        rules = str(path)
+    done = subprocess.run([sys.executable, "-m", "analyzer", "explain", "550", "--rules", rules],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("maillog: error: "), done.stderr
+    assert ("regular file" if rules.startswith(("/dev", str(tmp_path / "rules"))) else "than") in done.stderr
