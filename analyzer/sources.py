@@ -1,15 +1,15 @@
 """Inputs as a postmaster has them: files, globs, directories, rotated sets, compressed files, stdin.
 
-Compression is recognised by content (gzip, bzip2, xz), not by name. Rotated sets are read oldest
-first (mail.log.3.gz, mail.log.2.gz, mail.log.1, mail.log) so year inference and time order hold.
+Compression is recognised by content (gzip, bzip2, xz), not by name, and a compressed file is read as
+far as it decompresses, every member of it; what was cut short, corrupt or ignored is named as a problem.
+Rotated sets are read oldest first (mail.log.3.gz, mail.log.2.gz, mail.log.1, mail.log) so year
+inference and time order hold.
 journalctl -o json input is turned into syslog-shaped lines.
 """
 from __future__ import annotations
 
-import bz2
 import contextlib
 import glob
-import gzip
 import io
 import json
 import lzma
@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .decompress import Decompressed
 from .errors import InputError
 
 STDIN = "-"
 MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
 # mail.log.1, mail.log.2.gz, maillog-20261128, mainlog.1.bz2: the rotation suffix and its rank.
 ROTATION_RE = re.compile(r"^(?P<base>.+?)(?:[.-](?P<rank>\d{1,8}))?(?P<ext>\.(?:gz|bz2|xz|zst))?$")
-# What a truncated or corrupt (compressed) input raises while it is read.
+# What reading an input can still raise: an I/O error, or a stream cut short (fsspec, stdin).
 READ_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 # Lines longer than this are counted and skipped: no real MTA writes them, attackers do.
 MAX_LINE_CHARS = 65536
@@ -175,7 +176,7 @@ def expand_inputs(inputs: list[str]) -> list[Source]:
     return [Source(p) for p in unique]
 
 
-def _open_binary(source: Source) -> io.BufferedIOBase:
+def _open_binary(source: Source, problems: list[str]) -> io.BufferedIOBase:
     if source.path == STDIN:
         raw = sys.stdin.buffer
     elif "://" in source.path:
@@ -189,16 +190,12 @@ def _open_binary(source: Source) -> io.BufferedIOBase:
             raise InputError(f"{source.path}: cannot open: {exc.strerror or exc}") from None
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
     kind = compression(buffered.peek(6))
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=buffered)
-    if kind == "bzip2":
-        return bz2.BZ2File(buffered)
-    if kind == "xz":
-        return lzma.LZMAFile(buffered)
     if kind == "zstd":
         buffered.close()
         raise InputError(f"{source.name}: zstd-compressed input is not supported; "
                          f"decompress it first (zstdcat {source.name} | maillog ... -)")
+    if kind is not None:
+        return io.BufferedReader(Decompressed(buffered, kind, source.name, problems), Decompressed.OUTPUT_PIECE)
     return buffered
 
 
@@ -261,7 +258,7 @@ def read_lines(source: Source, problems: list[str]) -> Iterator[str]:
 
     Undecodable bytes become U+FFFD; a truncated or corrupt compressed file yields what could be read.
     """
-    binary = _open_binary(source)
+    binary = _open_binary(source, problems)
     # Lines end at LF (a CR before it is dropped), as in the block engine: both split a file the same way.
     text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="\n")
     readline = text.readline
@@ -297,9 +294,9 @@ def cut_short(name: str, exc: BaseException) -> str:
 
 
 class _SafeReader:
-    """A binary stream whose read() ends the input, noting the problem, when the data is cut short."""
+    """A binary stream whose read() ends the input, noting the problem, when reading fails."""
 
-    PIECE = 1 << 16  # a decompressor that fails mid-read loses that read: keep reads small
+    PIECE = 1 << 16  # a read that fails loses what it had gathered: keep reads small
 
     def __init__(self, stream: io.BufferedIOBase, name: str, problems: list[str]):
         self.stream, self.name, self.problems = stream, name, problems
@@ -326,7 +323,7 @@ class _SafeReader:
 @contextlib.contextmanager
 def open_binary(source: Source, problems: list[str]) -> Iterator[_SafeReader]:
     """The decompressed bytes of one input, for the block reader."""
-    stream = _open_binary(source)
+    stream = _open_binary(source, problems)
     try:
         yield _SafeReader(stream, source.name, problems)
     finally:
@@ -341,7 +338,7 @@ def looks_like_journal(source: Source) -> bool:
     """True for journalctl -o json output, and for stdin (which cannot be looked at twice)."""
     if source.path == STDIN:
         return True
-    stream = _open_binary(source)
+    stream = _open_binary(source, [])  # the reading proper names the problems of the input
     try:
         head = stream.read(JOURNAL_SNIFF_BYTES)
     except READ_ERRORS:

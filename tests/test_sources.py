@@ -5,13 +5,17 @@ import gzip
 import json
 import lzma
 import os
+import random
+import zlib
 
 import pytest
+from typer.testing import CliRunner
 
+from analyzer.cli import app
 from analyzer.errors import InputError
 from analyzer.events import ParseStats
 from analyzer.reader import ReadOptions, read_events
-from analyzer.sources import expand_inputs, read_lines
+from analyzer.sources import expand_inputs, open_binary, read_lines
 
 from .conftest import FROZEN_NOW
 
@@ -41,6 +45,151 @@ def test_truncated_gzip_yields_what_it_can_and_says_so(tmp_path):
     events = list(read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW), stats))
     assert events and len(events) < 9 * 200
     assert stats.problems and "cut short" in stats.problems[0]
+
+
+def _varied_lines(count: int) -> bytes:
+    """Lines that compress about 7:1, as real ones do, so that a compressed file spans many reads."""
+    rng = random.Random(count)
+    return "".join(f"Nov 27 10:{i // 60 % 60:02d}:{i % 60:02d} mx1 postfix/smtpd[{rng.randrange(1, 99999)}]: NOQUEUE: "
+                   f"reject: RCPT from unknown[192.0.2.{rng.randrange(256)}]: 554 5.7.1 <{rng.getrandbits(40):x}@"
+                   f"example.com>: Relay access denied; from=<{rng.getrandbits(32):x}@example.net> "
+                   f"to=<{rng.getrandbits(40):x}@example.com> proto=ESMTP helo=<h{rng.getrandbits(24):x}.example.net>\n"
+                   for i in range(count)).encode()
+
+
+SMALL, BIG = _varied_lines(9), _varied_lines(6000)  # BIG: 1.4 MB, over 160 KB compressed by each tool
+
+
+def _line_count(data: bytes) -> int:
+    return data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+
+
+def _recoverable(member: bytes) -> bytes:
+    """What an incremental zlib decompressor hands out of one damaged gzip member before it fails: the
+    output of the longest start of the member that it takes without an error."""
+    good, bad = 0, len(member) + 1
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        try:
+            zlib.decompressobj(31).decompress(member[:middle])
+            good = middle
+        except zlib.error:
+            bad = middle
+    return zlib.decompressobj(31).decompress(member[:good])
+
+
+def _assert_read_as(path, expected: bytes, problem: str | None) -> None:
+    """Both engines, through the library and the CLI, read the lines of `expected` and name `problem`."""
+    problems: list[str] = []
+    with open_binary(expand_inputs([str(path)])[0], problems) as stream:
+        assert b"".join(iter(lambda: stream.read(1 << 16), b"")) == expected
+    assert len(problems) == (problem is not None) and all(problem in text for text in problems), problems
+    lines = _line_count(expected)
+    if expected and not expected.endswith(b"\n"):  # the partial last line is given, as zcat prints it
+        *_, last = read_lines(expand_inputs([str(path)])[0], [])
+        assert last == expected.rpartition(b"\n")[2].decode()
+    for engine in ("line", "auto"):
+        stats = ParseStats()
+        list(read_events(expand_inputs([str(path)]), ReadOptions(now=FROZEN_NOW, engine=engine), stats))
+        assert stats.lines_read == lines, engine
+        assert len(stats.problems) == (problem is not None) and all(problem in text for text in stats.problems)
+        engine_option = ["--engine", "line"] if engine == "line" else []  # the default engine is "auto"
+        result = CliRunner().invoke(app, ["events", str(path), "--stats", *engine_option])
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("maillog: warning: ")]
+        assert (result.exit_code, len(warnings)) == ((3, 1) if problem else (0, 0)), (engine, result.stderr)
+        assert f"lines read: {lines}," in result.stderr, engine
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("data, cut", [(SMALL, 0.5), (SMALL, 0.8), (BIG, 0.3), (BIG, 0.55), (BIG, 0.9)],
+                         ids=["small-half", "small-0.8", "big-0.3", "big-0.55", "big-0.9"])
+def test_a_truncated_gzip_gives_every_line_that_decompresses(tmp_path, data, cut):
+    start = gzip.compress(data)[:int(len(gzip.compress(data)) * cut)]
+    path = tmp_path / "mail.log.2.gz"
+    path.write_bytes(start)
+    expected = zlib.decompressobj(31).decompress(start)  # what zcat prints
+    assert 0 < len(expected) < len(data)
+    _assert_read_as(path, expected, "gzip data cut short")
+
+
+def test_gzip_with_trailing_garbage_gives_every_line_and_names_the_garbage(tmp_path):
+    path = tmp_path / "mail.log.1.gz"
+    path.write_bytes(gzip.compress(BIG) + b"\x00\x00not gzip at all\n")
+    _assert_read_as(path, BIG, "trailing garbage ignored")
+
+
+def test_gzip_with_a_bad_crc_gives_every_line_and_says_the_check_failed(tmp_path):
+    damaged = bytearray(gzip.compress(BIG))
+    damaged[-8] ^= 0x01  # the trailer: CRC-32, then the size
+    path = tmp_path / "mail.log.1.gz"
+    path.write_bytes(damaged)
+    _assert_read_as(path, BIG, "gzip check failed (incorrect data check)")
+
+
+def test_gzip_corrupt_in_the_middle_gives_the_lines_before_the_damage(tmp_path):
+    whole = gzip.compress(BIG)
+    for offset in range(len(whole) // 2, len(whole)):  # the first byte whose damage the deflate decoder notices
+        damaged = whole[:offset] + bytes([whole[offset] ^ 0xFF]) + whole[offset + 1:]
+        try:
+            zlib.decompressobj(31).decompress(damaged)
+        except zlib.error as exc:
+            if "check" not in str(exc):
+                break
+    expected = _recoverable(damaged)
+    assert len(BIG) // 3 < len(expected) < len(BIG)
+    path = tmp_path / "mail.log.1.gz"
+    path.write_bytes(damaged)
+    _assert_read_as(path, expected, "corrupt gzip data after")
+
+
+@pytest.mark.parametrize("damage", ["first-member-bad-crc", "second-member-cut-short"])
+def test_two_member_gzip_is_read_whole_past_a_damaged_member(tmp_path, damage):
+    first, second = gzip.compress(BIG[:700_000]), gzip.compress(BIG[700_000:])  # as `cat a.gz b.gz` makes
+    path = tmp_path / "mail.log.1.gz"
+    path.write_bytes(first + second)
+    _assert_read_as(path, BIG, None)
+    if damage == "first-member-bad-crc":
+        path.write_bytes(first[:-8] + bytes([first[-8] ^ 0x01]) + first[-7:] + second)
+        _assert_read_as(path, BIG, "gzip check failed")
+    else:
+        path.write_bytes(first + second[:len(second) // 2])
+        _assert_read_as(path, BIG[:700_000] + zlib.decompressobj(31).decompress(second[:len(second) // 2]),
+                        "gzip data cut short")
+
+
+DECOMPRESSORS = {"bzip2": (bz2.compress, bz2.BZ2Decompressor), "xz": (lzma.compress, lzma.LZMADecompressor)}
+
+
+@pytest.mark.parametrize("kind, cut", [("bzip2", 0.8), ("bzip2", 0.97), ("xz", 0.3), ("xz", 0.7)],
+                         ids=["bzip2-0.8", "bzip2-0.97", "xz-0.3", "xz-0.7"])
+def test_truncated_bzip2_and_xz_give_every_line_that_decompresses(tmp_path, kind, cut):
+    compress, decompressor = DECOMPRESSORS[kind]
+    start = compress(BIG)[:int(len(compress(BIG)) * cut)]
+    path = tmp_path / "mail.log.2"
+    path.write_bytes(start)
+    # What bzcat and xzcat print: bzip2 gives nothing of a block cut short (the second of two here)
+    expected = decompressor().decompress(start)
+    assert len(expected) < len(BIG)
+    _assert_read_as(path, expected, f"{kind} data cut short")
+
+
+@pytest.mark.parametrize("kind, between, after, problem", [
+    ("bzip2", b"", b"trailing junk", "trailing garbage ignored"),        # as pbzip2 writes, then junk
+    ("xz", b"\x00" * 4, b"", None),                                       # stream padding, as the xz format allows
+    ("xz", b"", b"trailing junk", "trailing garbage ignored"),
+    ("bzip2", b"", None, "bzip2 data cut short"),                        # None: the second stream is cut short
+    ("xz", b"\x00" * 8, None, "xz data cut short"),
+], ids=["bzip2-garbage", "xz-padding", "xz-garbage", "bzip2-cut", "xz-padding-cut"])
+def test_multi_stream_bzip2_and_xz_are_read_whole(tmp_path, kind, between, after, problem):
+    compress, decompressor = DECOMPRESSORS[kind]
+    first, second = compress(BIG[:900_000]), compress(BIG[900_000:])
+    expected = BIG
+    if after is None:
+        second = second[:len(second) // 2]
+        expected, after = BIG[:900_000] + decompressor().decompress(second), b""
+    path = tmp_path / "mail.log.3"
+    path.write_bytes(first + between + second + after)
+    _assert_read_as(path, expected, problem)
 
 
 def test_rotated_set_is_read_oldest_first(tmp_path):
