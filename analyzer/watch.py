@@ -8,27 +8,43 @@ re-reads old lines nor loses the baseline.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .classify import Classifier
-from .errors import InputError, MaillogError
+from .errors import InputError, MaillogError, UsageError
 from .events import ParseStats
 from .output import atomic_text_file, json_text, sanitize
 from .reader import LineHandler, ReadOptions
-from .sources import RAW_LINE_BYTES, STDIN, LineCutter, Source, is_journal_record, journal_line
+from .sources import RAW_LINE_BYTES, RAW_LINE_CHARS, STDIN, LineCutter, Source, is_journal_record, journal_line
 from .spikes import Failure, FailureTally, SpikeSettings, WindowStats, failures_in, find_spikes, window_start
+from .watchstate import HEAD_BYTES, STATE_VERSION, state_problem
 
-STATE_VERSION = 1
 READ_BYTES = 4 << 20  # read at a time, so that a file read from its start never sits whole in memory
+MIN_POLL_SECONDS, MAX_POLL_SECONDS = 0.05, 3600.0  # below: a busy loop; above: windows close late by the clock
+
+
+def head_of(handle, size: int = HEAD_BYTES) -> tuple[int, str]:
+    """(bytes read, SHA-256) of the first `size` bytes of an open file; its position is left as it was."""
+    data = os.pread(handle.fileno(), size, 0)
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def _split_lines(whole: bytes) -> list[str]:
+    """LineCutter output (whole lines, each ending in LF) as text lines without their ends."""
+    lines = whole[:-1].decode("utf-8", "replace").split("\n")
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 @dataclass
@@ -38,6 +54,7 @@ class Follower:
     path: str
     offset: int = 0
     identity: tuple[int, int] | None = None
+    head: tuple[int, str] | None = None  # head_of() the file when the state was saved; None in older states
     handle: object = None
     cutter: LineCutter = field(default_factory=lambda: LineCutter(RAW_LINE_BYTES))
 
@@ -48,7 +65,7 @@ class Follower:
             return  # missing for now: tried again on the next poll
         info = os.fstat(handle.fileno())
         identity = (info.st_dev, info.st_ino)
-        if identity == self.identity and info.st_size >= self.offset:
+        if identity == self.identity and info.st_size >= self.offset and self._same_head(handle):
             handle.seek(self.offset)      # the same file as before a restart: go on where we were
         elif at_end and self.identity is None:
             handle.seek(0, os.SEEK_END)   # a new watch starts at the end, like tail -F
@@ -56,6 +73,16 @@ class Follower:
             self.offset = 0               # a new file (rotated) or a shorter one: from its start
         self.offset = handle.tell()
         self.handle, self.identity, self.cutter = handle, identity, LineCutter(RAW_LINE_BYTES)
+
+    def _same_head(self, handle) -> bool:
+        if self.head is None:
+            return True  # a state saved before heads were kept: (device, inode) and size are all there is
+        size, digest = self.head
+        return head_of(handle, size) == (size, digest)  # fewer bytes now than hashed then: another file
+
+    def saved_head(self) -> tuple[int, str] | None:
+        """What the state file keeps to know this file again: its head now, or the one loaded if it is closed."""
+        return head_of(self.handle) if self.handle is not None else self.head
 
     def read(self) -> list[str]:
         """The complete lines written since the last call, a bounded amount at a time: a caller that gets
@@ -101,10 +128,7 @@ class Follower:
             # Saved across restarts: the start of the line not yet ended. Inside a line too long to keep,
             # it stays at that line's start, so that a restart reads the line again, never its tail as one.
             self.offset = self.handle.tell() - len(self.cutter.carry)
-        if not whole:
-            return [], at_end
-        lines = whole[:-1].decode("utf-8", "replace").split("\n")
-        return [line[:-1] if line.endswith("\r") else line for line in lines], at_end
+        return (_split_lines(whole) if whole else []), at_end
 
 
 @dataclass
@@ -189,21 +213,32 @@ def format_alert(alert: dict, format: str) -> str:
 
 
 class Watcher:
-    """The loop: read new lines, parse, alert, save state; until SIGINT or SIGTERM."""
+    """The loop: read new lines, parse, alert, save state; until SIGINT, SIGTERM or stop()."""
 
     def __init__(self, path: str, options: ReadOptions, classifier: Classifier, settings: SpikeSettings,
-                 emit: Callable[[dict], None], state_path: Path | None, poll: float):
+                 emit: Callable[[dict], None], state_path: Path | None, poll: float,
+                 notice: Callable[[str], None] | None = None):
         self.path, self.options, self.classifier, self.emit = path, options, classifier, emit
-        self.state_path, self.poll = state_path, poll
+        self.state_path, self.poll = state_path, check_poll(poll)
+        self.notice = notice or _to_stderr
         self.alerts = Alerts(settings)
         self.follower = Follower(path) if path != STDIN else None
         self.stopping = False
+        self._wake: tuple[int, int] | None = None  # a pipe that stop() writes to, to end a wait at once
+        self._stdin_cutter, self._stdin_ended = LineCutter(RAW_LINE_BYTES), False
         saved = self._load()
         if saved:
             self.alerts.restore(saved)
             if self.follower is not None and saved.get("file", {}).get("path") == path:
                 self.follower.offset = saved["file"]["offset"]
                 self.follower.identity = tuple(saved["file"]["identity"])
+                if "head" in saved["file"]:
+                    self.follower.head = tuple(saved["file"]["head"])
+        try:
+            reference = options.now or Source(path).modified()
+        except OSError:  # not there yet: it is written from now on, the reference for year-less lines
+            reference = datetime.now(timezone.utc)
+        options = replace(options, now=reference)
         self.handler = LineHandler(Source(path), options, ParseStats())
 
     def _load(self) -> dict | None:
@@ -214,8 +249,14 @@ class Watcher:
         except (OSError, ValueError) as exc:
             raise MaillogError(f"{self.state_path}: cannot read the state file ({exc}); move it away to "
                                f"start afresh") from None
-        if saved.get("version") != STATE_VERSION:
-            raise MaillogError(f"{self.state_path}: not a maillog watch state file (version {saved.get('version')})")
+        # A state file of the wrong shape is refused, never replaced by a fresh start: the watcher writes it
+        # whole or not at all, so a wrong shape means a hand edit or another program's file, which the first
+        # save would overwrite; and a fresh start repeats alerts already sent and loses the position in the
+        # log, which a warning on stderr (unread under cron or systemd) would not make up for.
+        problem = state_problem(saved, self.alerts.settings)
+        if problem:
+            raise MaillogError(f"{self.state_path}: not a usable maillog watch state file: {problem}; move it "
+                               f"away to start afresh")
         return saved
 
     def save(self) -> None:
@@ -225,14 +266,25 @@ class Watcher:
         if self.follower is not None and self.follower.identity is not None:
             state["file"] = {"path": self.path, "offset": self.follower.offset,
                              "identity": list(self.follower.identity)}
+            head = self.follower.saved_head()
+            if head is not None:
+                state["file"]["head"] = list(head)
         with atomic_text_file(self.state_path) as handle:
             json.dump(state, handle)
 
     def stop(self, *_signal) -> None:
+        """End run() soon, at its next line or at once when it waits (safe from a signal handler or a thread)."""
         self.stopping = True
+        if self._wake is not None:
+            try:
+                os.write(self._wake[1], b"\0")
+            except OSError:
+                pass  # the pipe is full or closed: a wake-up is pending, or run() has ended
 
     def feed(self, line: str) -> None:
-        if is_journal_record(line):
+        # A line longer than any record worth parsing (the LineCutter's cut start of a longer one) is
+        # counted as too long by the handler, unparsed: decoding it as JSON would only cost time.
+        if len(line) <= RAW_LINE_CHARS and is_journal_record(line):
             line = journal_line(line) or line
         self.handler.lines += 1
         for failure in failures_in(self.handler.handle(line, self.handler.lines), self.classifier):
@@ -240,15 +292,19 @@ class Watcher:
                 self.emit(alert)
 
     def run(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self.stop)
-        if self.follower is not None:
-            self.follower.open(at_end=True)
-        self.save()  # at once: the position a new watch starts from is remembered, and callers see we are up
-        last_save = time.monotonic()
+        stdin = self._stdin_descriptor() if self.follower is None else None
+        self._wake = os.pipe()
+        os.set_blocking(self._wake[1], False)
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            handlers = {signum: signal.signal(signum, self.stop) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
+            if self.follower is not None:
+                self._open_follower()
+            self.save()  # at once: the position a new watch starts from is remembered, and callers see we are up
+            last_save = time.monotonic()
             while not self.stopping:
-                lines = self._read_stdin() if self.follower is None else self.follower.read()
+                lines = self._read_stdin(stdin) if self.follower is None else self.follower.read()
                 if lines is None:  # stdin ended
                     break
                 for line in lines:
@@ -257,10 +313,35 @@ class Watcher:
                 if time.monotonic() - last_save > 5:
                     self.save()
                     last_save = time.monotonic()
-                if not lines:
-                    time.sleep(self.poll)  # idle: no busy loop
+                if not lines and self.follower is not None:
+                    self._wait()  # idle: no busy loop
         finally:
-            self.save()
+            try:
+                self.save()
+            finally:
+                for signum, handler in handlers.items():
+                    signal.signal(signum, handler)
+                wake, self._wake = self._wake, None  # first: a late stop() must not write to a reused descriptor
+                for descriptor in wake:
+                    os.close(descriptor)
+
+    def _open_follower(self) -> None:
+        self.follower.open(at_end=True)
+        if self.follower.handle is not None:
+            return
+        if os.path.exists(self.path):
+            try:
+                open(self.path, "rb").close()
+            except OSError as exc:
+                raise InputError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
+        # Like tail -F: a log that is not there yet (a new server, a rotation in progress) is waited for,
+        # then read from its start; said once, since a watcher that prints nothing looks like one that works.
+        self.notice(f"waiting for {self.path} to appear")
+
+    def _wait(self, *descriptors: int) -> bool:
+        """Wait up to `poll` seconds for input on `descriptors`, or less if stop() is called; True on input."""
+        ready, _, _ = select.select([self._wake[0], *descriptors], [], [], self.poll)
+        return any(descriptor in ready for descriptor in descriptors)
 
     def _close_by_clock(self) -> None:
         """On a live log, a window also closes when the clock passes its end (plus a window of grace for
@@ -272,14 +353,43 @@ class Watcher:
             for alert in self.alerts.closed(now - settings.window):
                 self.emit(alert)
 
-    def _read_stdin(self) -> list[str] | None:
-        ready, _, _ = select.select([sys.stdin], [], [], self.poll)
-        if not ready:
-            return []
-        line = sys.stdin.readline()
-        if not line:
+    @staticmethod
+    def _stdin_descriptor() -> int:
+        try:
+            return sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # started with stdin closed: sys.stdin is None
+            raise InputError("<stdin>: not open; pipe journalctl -o json or a log into maillog watch -") from None
+
+    def _read_stdin(self, stdin: int) -> list[str] | None:
+        """The lines that stdin has for us now (None once it has ended), read from its descriptor through a
+        LineCutter: a buffered reader would hold lines that select() does not see until more come, and its
+        readline() would hold a line of any length whole."""
+        if self._stdin_ended:
             return None
-        return [line.rstrip("\n")]
+        if not self._wait(stdin):
+            return []
+        try:
+            data = os.read(stdin, READ_BYTES)
+        except OSError as exc:
+            raise InputError(f"<stdin>: cannot read: {exc.strerror or exc}") from None
+        if data:
+            whole = self._stdin_cutter.feed(data)
+        else:
+            self._stdin_ended, whole = True, self._stdin_cutter.finish()
+        return _split_lines(whole) if whole else []
+
+
+def _to_stderr(message: str) -> None:
+    sys.stderr.write(f"maillog: {sanitize(message)}\n")
+    sys.stderr.flush()
+
+
+def check_poll(poll: float) -> float:
+    """`poll` if it is a usable --poll; sleeping for inf, nan or a year would overflow the clock or never wake."""
+    if not (math.isfinite(poll) and MIN_POLL_SECONDS <= poll <= MAX_POLL_SECONDS):
+        raise UsageError(f"--poll {poll:g}: give the seconds between looks at an idle log, from "
+                         f"{MIN_POLL_SECONDS:g} to {MAX_POLL_SECONDS:g}")
+    return poll
 
 
 def check_watchable(path: str) -> None:

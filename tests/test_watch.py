@@ -1,17 +1,28 @@
 """maillog watch against a real writer process that appends, rotates and truncates, across a restart."""
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from analyzer import watch
+from analyzer.catalogue import load_catalogue
+from analyzer.classify import Classifier
+from analyzer.errors import MaillogError, UsageError
+from analyzer.reader import ReadOptions
 from analyzer.sources import MAX_LINE_CHARS, RAW_LINE_BYTES
+from analyzer.spikes import SpikeSettings
 from analyzer.watch import Follower
 
 WRITER = textwrap.dedent('''
@@ -229,3 +240,246 @@ def test_json_alerts_escape_c1_controls_from_the_log():
     text = format_alert(alert, "json")
     assert "\x9b" not in text and json.loads(text) == alert
     assert "\x9b" not in format_alert(alert, "text")
+
+
+FAILURE_LINE = ("2026-11-20T10:00:0{}+00:00 mx1 postfix/submission/smtpd[4242]: warning: unknown[192.0.2.9]: SASL "
+                "LOGIN authentication failed: authentication failure, sasl_username=admin\n")
+
+
+def _watcher(path: str, state: Path | None = None, poll: float = 0.05) -> watch.Watcher:
+    return watch.Watcher(path, ReadOptions(engine="line"), Classifier(load_catalogue()), SpikeSettings(per_ip=3),
+                         [].append, state, poll)
+
+
+def _lines_of(stream) -> queue.Queue:
+    """The lines a child writes, as they come: a test waits on them with a timeout, never blocks for good."""
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
+
+
+def _watch_process(*args: str, stdin=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "analyzer", "watch", *args], stdin=stdin, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
+
+
+GOOD_FILE = {"path": "mail.log", "offset": 0, "identity": [1, 2]}
+GOOD_WINDOWS = {"mx1": {"2026-11-20T10:00:00+00:00": 4}}
+
+
+@pytest.mark.parametrize("saved, problem", [
+    pytest.param([], "a JSON list where an object should be", id="list"),
+    pytest.param(None, "a JSON null", id="null"),
+    pytest.param({"version": 1, "file": {**GOOD_FILE, "offset": -5}}, "file.offset is -5", id="negative-offset"),
+    pytest.param({"version": 1, "file": {**GOOD_FILE, "offset": 2**70}}, "file.offset is 1180591620717411303424",
+                 id="huge-offset"),
+    pytest.param({"version": 1, "file": {**GOOD_FILE, "offset": "12"}}, 'file.offset is "12"', id="string-offset"),
+    pytest.param({"version": 1, "file": {**GOOD_FILE, "identity": 5}}, "file.identity is 5", id="int-identity"),
+    pytest.param({"version": 1, "file": {**GOOD_FILE, "identity": [1, None]}}, "file.identity", id="null-inode"),
+    pytest.param({"version": 1, "file": {**GOOD_FILE, "head": [4096, "beef"]}}, "file.head", id="short-hash"),
+    pytest.param({"version": 1, "file": [1, 2]}, "file is [1, 2]", id="file-list"),
+    pytest.param({"version": 1, "windows": None}, "windows is null", id="null-windows"),
+    pytest.param({"version": 1, "windows": {"mx1": 4}}, 'windows of host "mx1" are 4', id="int-host-windows"),
+    pytest.param({"version": 1, "windows": {"mx1": {"2026-11-20T10:00:00+00:00": "4"}}}, 'holds "4" failures',
+                 id="string-count"),
+    pytest.param({"version": 1, "windows": {"mx1": {"2026-11-20T10:00:00+00:00": -4}}}, "holds -4 failures",
+                 id="negative-count"),
+    pytest.param({"version": 1, "windows": {"mx1": {"2026-11-20T10:00:00+00:00": 10**400}}}, "failures, not a count",
+                 id="huge-count"),
+    pytest.param({"version": 1, "windows": {"mx1": {"2026-11-20T10:00:00+00:00": None}}}, "holds null failures",
+                 id="null-count"),
+    pytest.param({"version": 1, "windows": {"mx1": {"2026-11-20T10:00:00+00:00": True}}}, "holds true failures",
+                 id="bool-count"),
+    pytest.param({"version": 1, "windows": {"mx1": {"yesterday": 4}}}, 'starts at "yesterday"', id="not-a-time"),
+    pytest.param({"version": 1, "windows": {"mx1": {"2026-11-20T10:00:00": 4}}}, "not an ISO time with an offset",
+                 id="naive-time"),
+    pytest.param({"version": 1, "windows": {"mx1": {"9999-12-31T23:50:00+00:00": 4}}}, "too late to follow",
+                 id="end-of-time"),
+    pytest.param({"version": 1, "windows": GOOD_WINDOWS, "spikes_raised": 5}, "spikes_raised is 5", id="int-spikes"),
+    pytest.param({"version": 1, "spikes_raised": None}, "spikes_raised is null", id="null-spikes"),
+    pytest.param({"version": 1, "offenders_raised": {"mx1|192.0.2.9": 7}}, 'offender "mx1|192.0.2.9" was raised at 7',
+                 id="int-offender-time"),
+])
+def test_a_state_file_of_the_wrong_shape_is_refused_naming_it_and_the_problem(tmp_path, saved, problem):
+    log, state = tmp_path / "mail.log", tmp_path / "watch.json"
+    log.write_text("", encoding="utf-8")
+    if isinstance(saved, dict) and "file" in saved and isinstance(saved["file"], dict):
+        saved["file"]["path"] = str(log)
+        info = log.stat()
+        if saved["file"]["identity"] == [1, 2]:  # the real file: a bad offset would be sought to
+            saved["file"]["identity"] = [info.st_dev, info.st_ino]
+    state.write_text(json.dumps(saved), encoding="utf-8")
+    with pytest.raises(MaillogError) as caught:
+        _watcher(str(log), state)
+    message = str(caught.value)
+    assert message.startswith(f"{state}: ") and problem in message and "\n" not in message, message
+    assert json.loads(state.read_text(encoding="utf-8")) == saved  # left as it was, for its owner to look at
+
+
+@pytest.mark.parametrize("args, problem", [
+    pytest.param(["--state", "{state}"], "{state}: not a usable maillog watch state file", id="state"),
+    pytest.param(["--poll", "inf"], "--poll inf", id="poll-inf"),
+    pytest.param(["--poll", "1e400"], "--poll inf", id="poll-overflowing"),
+    pytest.param(["--poll", "1e10"], "--poll 1e+10", id="poll-huge"),
+])
+def test_watch_refuses_a_bad_state_file_or_poll_in_one_line(tmp_path, args, problem):
+    log, state = tmp_path / "mail.log", tmp_path / "watch.json"
+    log.write_text("", encoding="utf-8")
+    state.write_text("[]", encoding="utf-8")
+    args = [arg.format(state=state) for arg in args]
+    done = subprocess.run([sys.executable, "-m", "analyzer", "watch", str(log), *args], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"maillog: error: {problem.format(state=state)}"), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize("poll", [math.inf, math.nan, 1e10, 0.0, -1.0])
+def test_the_library_refuses_a_poll_it_cannot_sleep(tmp_path, poll):
+    (tmp_path / "mail.log").write_text("", encoding="utf-8")
+    with pytest.raises(UsageError, match="--poll"):
+        _watcher(str(tmp_path / "mail.log"), poll=poll)
+
+
+def test_a_log_that_is_not_there_yet_is_waited_for_then_read_from_its_start(tmp_path):
+    log = tmp_path / "mail.log"
+    process = _watch_process(str(log), "--poll", "0.05", "--per-ip", "3", "--format", "text")
+    try:
+        errors, alerts = _lines_of(process.stderr), _lines_of(process.stdout)
+        assert errors.get(timeout=30) == f"maillog: waiting for {log} to appear\n"
+        log.write_text("".join(FAILURE_LINE.format(second) for second in range(3)), encoding="utf-8")
+        assert alerts.get(timeout=30).startswith("OFFENDER 192.0.2.9 on mx1: 3 failures")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        time.sleep(0.2)  # the reader threads take the pipes' last lines
+        assert errors.empty(), errors.get()  # said once, and nothing else (no traceback)
+    finally:
+        _end(process)
+
+
+def test_a_new_file_that_got_the_old_inode_back_is_read_from_its_start(tmp_path):
+    log, state = tmp_path / "mail.log", tmp_path / "watch.json"
+    old_head = b"Nov 20 09:00:00 mx1 postfix/qmgr[9]: 4F2A1C0899: removed\n" * 3
+    new_text = "".join(FAILURE_LINE.format(second) for second in range(3))
+    log.write_text(new_text, encoding="utf-8")
+    info = log.stat()
+    # What the watcher saved for the old file: this device and inode (the file system gave them to the new
+    # file), and an offset inside the new file; only the head tells the two apart.
+    state.write_text(json.dumps({"version": 1, "file": {
+        "path": str(log), "offset": len(old_head), "identity": [info.st_dev, info.st_ino],
+        "head": [len(old_head), hashlib.sha256(old_head).hexdigest()]}}), encoding="utf-8")
+    watcher = _watcher(str(log), state)
+    watcher.follower.open(at_end=True)
+    assert watcher.follower.read() == new_text.splitlines()
+
+
+def test_the_same_file_is_followed_on_from_its_saved_offset_and_its_head_is_saved(tmp_path):
+    log, state = tmp_path / "mail.log", tmp_path / "watch.json"
+    log.write_bytes(b"first\nsecond\n")
+    follower = Follower(str(log))
+    follower.open(at_end=True)
+    with log.open("ab") as handle:
+        handle.write(b"third\n")
+    head = follower.saved_head()
+    assert head == (len(b"first\nsecond\nthird\n"), hashlib.sha256(b"first\nsecond\nthird\n").hexdigest())
+    restarted = Follower(str(log), offset=follower.offset, identity=follower.identity, head=head)
+    restarted.open(at_end=True)
+    assert restarted.read() == ["third"]
+
+
+def _vm_peak_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+
+
+@pytest.mark.parametrize("journal", [False, True], ids=["plain", "journal-json"])
+def test_a_huge_line_on_stdin_is_skipped_without_being_held(journal):
+    huge_bytes = 100 << 20
+    lines = [FAILURE_LINE.format(second) for second in range(3)]
+    if journal:
+        record = {"__REALTIME_TIMESTAMP": "1795600000000000", "_HOSTNAME": "mx1",
+                  "SYSLOG_IDENTIFIER": "postfix/submission/smtpd", "_PID": "42",
+                  "MESSAGE": "warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: x, sasl_username=root"}
+        lines = [json.dumps(record) + "\n"] * 3
+        head, tail = b'{"MESSAGE": "', b'"}\n'
+    else:
+        head, tail = b"Nov 20 10:00:00 mx1 postfix/smtpd[1]: ", b"\n"
+    process = _watch_process("-", "--poll", "0.05", "--per-ip", "3", "--format", "text", stdin=subprocess.PIPE)
+    try:
+        alerts = _lines_of(process.stdout)
+        def write() -> None:
+            process.stdin.write(lines[0])
+            process.stdin.flush()
+            process.stdin.buffer.write(head)
+            piece = b"x" * (1 << 20)
+            for _ in range(huge_bytes // len(piece)):
+                process.stdin.buffer.write(piece)
+            process.stdin.buffer.write(tail)
+            process.stdin.flush()
+            for line in lines[1:]:  # one at a time: this test is about the huge line, not about a burst
+                time.sleep(0.3)
+                process.stdin.write(line)
+                process.stdin.flush()
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(timeout=60)
+        assert alerts.get(timeout=30).startswith("OFFENDER")  # the lines after the huge one were read
+        peak = _vm_peak_kib(process.pid)
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+        assert peak < (huge_bytes >> 10), f"peak RSS {peak} KiB while reading a {huge_bytes >> 20} MiB line"
+    finally:
+        _end(process)
+
+
+def test_a_burst_on_stdin_is_handled_at_once_not_a_line_per_poll():
+    process = _watch_process("-", "--poll", "30", "--per-ip", "5", "--format", "text", stdin=subprocess.PIPE)
+    try:
+        alerts = _lines_of(process.stdout)
+        process.stdin.write("".join(FAILURE_LINE.format(second) for second in range(8)))
+        process.stdin.flush()  # and left open: a journalctl -f that goes on
+        assert alerts.get(timeout=20).startswith("OFFENDER 192.0.2.9 on mx1: 5 failures")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0  # a wait on stdin ends at once too
+    finally:
+        _end(process)
+
+
+def test_sigterm_ends_a_watch_at_once_whatever_its_poll(tmp_path):
+    log, state = tmp_path / "mail.log", tmp_path / "watch.json"
+    log.write_text("", encoding="utf-8")
+    process = _watch_process(str(log), "--state", str(state), "--poll", "60")
+    try:
+        _wait_for_state(state)
+        saved = state.stat().st_mtime_ns
+        time.sleep(0.5)  # the watcher is asleep now, for a minute
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0  # today's sleep(60) would run out first
+        assert state.stat().st_mtime_ns != saved  # saved on the way out
+    finally:
+        _end(process)
+
+
+def test_stop_from_another_thread_ends_a_waiting_run(tmp_path):
+    log = tmp_path / "mail.log"
+    log.write_text("", encoding="utf-8")
+    watcher = _watcher(str(log), tmp_path / "watch.json", poll=60)
+    raised = []
+    def run() -> None:
+        try:
+            watcher.run()
+        except Exception as exc:  # seen by the test, not lost in the thread
+            raised.append(exc)
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    _wait_for_state(tmp_path / "watch.json")
+    time.sleep(0.2)  # asleep now, for a minute
+    watcher.stop()
+    runner.join(timeout=10)
+    assert not runner.is_alive() and not raised, raised
