@@ -6,7 +6,8 @@ bounded state into the tables `analyze` prints and the CSV rows `report` writes.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, tzinfo
+import datetime as dt
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from .aggregate import NO_VALUE, Summary, per_day_counts
@@ -178,7 +179,7 @@ def daily_summary_rows(summary: Summary) -> list[tuple]:
     return rows
 
 
-def day_start(day: date, zone: tzinfo) -> datetime:
+def day_start(day: dt.date, zone: tzinfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
@@ -190,7 +191,7 @@ def covers_day(day: str, since: datetime | None, until: datetime | None, zone: t
     hour). Without --until the window is open: the log can only grow, so a later run sees more of it."""
     if since is None:
         return False
-    first = date.fromisoformat(day)
+    first = dt.date.fromisoformat(day)
     return since <= day_start(first, zone) and (until is None or until >= day_start(first + ONE_DAY, zone))
 
 
