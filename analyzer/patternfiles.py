@@ -59,11 +59,17 @@ class LinePattern:
     infer_enhanced_code: str | None
     note: str
     file: str
-    # Where client-written text comes before the client field, a forged copy of the field could be taken
-    # for the real one: when `client_once` occurs more than once before the last `client_scope` (or in
-    # the whole message), the client fields are dropped rather than trusted.
-    client_once: str | None = None
+    # Where client-written text comes before a field, a forged copy of the field could be taken for the
+    # real one: when one of the `client_once` markers occurs more than once in the message up to the end of
+    # the last `client_scope` (or in the whole message), the client fields are dropped rather than trusted;
+    # when one of the `reply_once` markers does (in the same part), the reply code and enhanced code are.
+    # The event is kept.
+    client_once: tuple[str, ...] = ()
     client_scope: str | None = None
+    reply_once: tuple[str, ...] = ()
+    # With client_scope: the scope holds only when this group of the match starts right after the last
+    # scope marker (Exim's set_id=, written last, whose marker a forged HELO may also hold).
+    client_until: str | None = None
 
 
 # Bounds on a pattern or rule file (--rules is the user's, and may be anything): the largest packaged file
@@ -131,7 +137,7 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
             problems.append(f"{here}: field 'id' is used twice")
         seen.add(pattern_id)
         unknown = set(raw) - {"id", "services", "contains", "regex", "kind", "direction", "event",
-                              "infer", "note", "client_once", "client_scope"}
+                              "infer", "note", "client_once", "client_scope", "reply_once", "client_until"}
         if unknown:
             problems.append(f"{here}: unknown field(s) {sorted(unknown)}")
         services = raw.get("services")
@@ -164,6 +170,17 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
         if infer_enhanced is not None and not (isinstance(infer_enhanced, str)
                                                and ENHANCED_CODE_RE.fullmatch(infer_enhanced)):
             problems.append(f"{here}: field 'infer.enhanced_code' must be a string like \"5.7.8\"")
+        markers = {}
+        for name in ("client_once", "reply_once"):
+            value = raw.get(name, [])
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
+                problems.append(f"{here}: field '{name}' must be a marker string or a list of them")
+                value = []
+            markers[name] = tuple(value)
+        if raw.get("client_scope") is not None and not (isinstance(raw["client_scope"], str)
+                                                        and raw["client_scope"]):
+            problems.append(f"{here}: field 'client_scope' must be a marker string")
         source = raw.get("regex")
         compiled = None
         if not isinstance(source, str) or not source.startswith("^"):
@@ -181,6 +198,8 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
                 if bad_groups:
                     problems.append(f"{here}: field 'regex' has groups that are not Event fields: "
                                     f"{sorted(bad_groups)}")
+                if raw.get("client_until") is not None and raw["client_until"] not in compiled.groupindex:
+                    problems.append(f"{here}: field 'client_until' must name a group of the regex")
                 event = raw.get("event", True)
                 if event and kind is None and "status" not in compiled.groupindex:
                     problems.append(f"{here}: field 'kind' is needed (or a 'status' group)")
@@ -191,7 +210,8 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
                 contains=tuple(contains), regex=compiled, kind=kind, direction=direction,
                 event=bool(raw.get("event", True)), infer_reply_code=infer_code,
                 infer_enhanced_code=infer_enhanced, note=note, file=str(path),
-                client_once=raw.get("client_once"), client_scope=raw.get("client_scope")))
+                client_once=markers["client_once"], client_scope=raw.get("client_scope"),
+                reply_once=markers["reply_once"], client_until=raw.get("client_until")))
     if not data.get("pattern"):
         problems.append(f"{where}: no [[pattern]] tables")
     if problems:

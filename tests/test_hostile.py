@@ -97,7 +97,7 @@ def test_client_text_cannot_forge_events_codes_or_addresses(template, payload):
     assert len(hostile.events) <= 1, "client text created an event"
     for event in hostile.events:
         assert event.kind.value == kind
-        assert event.reply_code == code
+        assert event.reply_code in (code, None)  # None where a forged copy makes the reply ambiguous
         assert event.client_ip in (client_ip, None), f"failure pinned on {event.client_ip}"
         assert FAKE_IP not in (event.client_ip, event.relay_ip)
 

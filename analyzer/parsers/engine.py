@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from ..events import Kind
+from ..events import Direction, Kind
 from ..patternfiles import GUARDED_LENGTH, PATTERNS_DIR, TIMEOUT_SECONDS, LinePattern, load_line_patterns
 
 
@@ -82,14 +82,23 @@ def drop_continuations(text: str, code: str, enhanced: str | None) -> str:
     return text.strip()
 
 
-def _forged_client(message: str, pattern: LinePattern) -> bool:
-    """True when the client field's marker occurs twice where only one can be the MTA's own."""
-    scope = message
+def _trusted_scope(message: str, pattern: LinePattern, found) -> str:
+    """The part of the message in which each client_once and reply_once marker may occur only once."""
     if pattern.client_scope:
-        # Up to the LAST scope marker: a forged marker can only come before the MTA's own.
+        # Up to the end of the LAST scope marker: a forged marker can only come before the MTA's own.
         end = message.rfind(pattern.client_scope)
-        scope = message if end < 0 else message[:end]
-    return scope.count(pattern.client_once) > 1
+        if end >= 0:
+            end += len(pattern.client_scope)
+            # With client_until, only when that group starts right there: a line without the field (an
+            # Exim with no set_id=) may hold the marker in a forged HELO, which is no scope at all.
+            if pattern.client_until is None or found.start(pattern.client_until) == end:
+                return message[:end]
+    return message
+
+
+def _twice(scope: str, markers: tuple[str, ...]) -> bool:
+    """True when a marker occurs twice where only one can be the MTA's own."""
+    return any(scope.count(marker) > 1 for marker in markers)
 
 
 Finisher = Callable[[dict, LinePattern, str], list[dict]]
@@ -170,9 +179,17 @@ class MtaParser:
         # groups() and the names by position: the regex module's groupdict() costs twice as much.
         fields = {name: value for name, value in zip(names, found.groups()) if value is not None and name}
         fields = self._normalise(fields, pattern)
-        if pattern.client_once is not None and _forged_client(message, pattern):
+        scope = _trusted_scope(message, pattern, found) if pattern.client_once or pattern.reply_once else ""
+        if _twice(scope, pattern.client_once):
             for key in ("client_ip", "client_host"):
                 fields.pop(key, None)
+        if _twice(scope, pattern.reply_once):
+            for key in ("reply_code", "enhanced_code", "code_inferred"):
+                fields.pop(key, None)
+            if pattern.infer_reply_code:  # what the line's kind itself says, as on a line without a reply
+                fields["reply_code"], fields["code_inferred"] = pattern.infer_reply_code, True
+                if pattern.infer_enhanced_code:
+                    fields["enhanced_code"] = pattern.infer_enhanced_code
         results = self._finish(fields, pattern, service) if self._finish else [fields]
         return results, pattern
 
@@ -191,6 +208,10 @@ class MtaParser:
             fields["reply_text"] = drop_continuations(text, fields["reply_code"], fields.get("enhanced_code"))
         elif text is not None:
             code, enhanced, rest, command, host, ip = split_reply(text)
+            if host is not None and pattern.direction is Direction.INBOUND:
+                # "host X[ip] said: 550 ..." inside a refusal this server made is text it quotes (a callout's
+                # answer, a sender's words), not its own reply: neither its code nor its host are taken.
+                code, rest = None, text
             if code is not None:
                 fields["reply_code"] = code
                 if enhanced:
