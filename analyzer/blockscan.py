@@ -3,7 +3,8 @@
 Most lines of a mail log carry no event. A block of a few MiB is cut at line ends, turned into an Arrow
 binary array without copying, and one RE2 search (pyarrow.compute) marks the lines that hold any
 pattern keyword or a reply code: only those are decoded and parsed line by line, exactly as the line
-path parses every line. The quiet lines are counted per MTA by three more RE2 searches on their headers.
+path parses every line. The quiet lines are counted per MTA by a few more RE2 searches on their headers,
+where the header is one the line path surely reads the same way; any other quiet line is parsed too.
 Both paths give the same events and the same counts (tests compare them); this one needs pyarrow and
 numpy, and reader.py falls back to the line path without them.
 """
@@ -23,27 +24,77 @@ from .parsers.engine import CODE_HINT_RE
 from .sources import LineCutter, bytes_for_chars
 
 BLOCK_BYTES = 4 << 20
-# The same headers split_header() accepts, by MTA, for lines that reach no parser.
-_STAMP = r"(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,9})? |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S{0,20} )"
+
+
+def _printable_except(excluded: str) -> str:
+    """An RE2 class of the printable ASCII characters but space and `excluded`."""
+    allowed = [code for code in range(0x21, 0x7F) if chr(code) not in excluded]
+    ranges: list[list[int]] = []
+    for code in allowed:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "[" + "".join(_escaped(low) + ("-" + _escaped(high) if high > low else "") for low, high in ranges) + "]"
+
+
+def _escaped(code: int) -> str:
+    return "\\" + chr(code) if chr(code) in "\\[]^-" else chr(code)
+
+
+# Quiet lines are counted in bulk only when their header has a shape split_header() surely reads as
+# these searches do: printable ASCII host and program of bounded length, a pid of digits, ": " after the
+# tag. Any other header (a tab, "[pid" without "]", an empty host, a 200-character program, "<PRI>" alone)
+# is parsed in Python like a candidate, so that both engines give every line the same outcome.
+_PROGRAM_CHAR = _printable_except("[]:")   # what split_header() allows in a program name
+_HOST = _printable_except("") + "{1,255}"
+_PID = r"(?:\[\d{1,10}\])?"
+_RFC3164 = r"[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,9})? "
+_RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[!-~]{0,20} "
+# RFC 5424 with a real timestamp and no structured data: its shortest header still has the 20
+# characters below which split_header() sees no header.
+_RFC5424 = r"<\d{1,3}>1 \d{4}-\d\d-\d\dT[!-~]{8,53} " + _HOST + " PROGRAM [!-~]{1,128} [!-~]{1,32} - "
+_EXIM_OWN = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?(?: \[\d{1,10}\])? "
 _DAEMONS = "|".join(sorted(POSTFIX_DAEMONS))
-_PROGRAMS = {
-    "postfix": rf"(?i:postfix[^\s\[\]:]*/[^\s\[\]:]*|[^\s\[\]:]*/(?:{_DAEMONS}))",
-    "sendmail": r"(?i:sendmail|sm-[^\s\[\]:]*)",
-    "exim": r"(?i:exim[^\s\[\]:]*)",
-}
-ANY_PROGRAM = r"[^\s\[\]:]{1,128}"
 
 
-def _header(program: str) -> str:
-    """A syslog header naming `program`: RFC 3164 or 3339 (optionally after <PRI>), or RFC 5424."""
-    return (rf"^(?:(?:<\d{{1,3}}>)?{_STAMP}\S{{1,255}} {program}(?:\[\d{{1,10}}\])?: "
-            rf"|<\d{{1,3}}>1 \S{{1,64}} \S{{1,255}} {program} \S{{1,128}} \S{{1,32}} (?:-|\[))")
+def _mta_programs(longest: int) -> dict[str, str]:
+    """Program names identify_program() gives to each MTA, at most `longest` characters long."""
+    char = _PROGRAM_CHAR
+    half = (longest - len("postfix/")) // 2
+    return {
+        "postfix": rf"(?i:postfix){char}{{0,{half}}}/{char}{{0,{half}}}"
+                   rf"|{char}{{0,{longest - 16}}}/(?i:{_DAEMONS})",
+        "sendmail": rf"(?i:sendmail)|(?i:sm-){char}{{0,{longest - 3}}}",
+        "exim": rf"(?i:exim){char}{{0,{longest - 4}}}",
+    }
 
 
-QUIET_HEADERS = {mta: _header(program) for mta, program in _PROGRAMS.items()}
-QUIET_HEADERS["exim"] = QUIET_HEADERS["exim"] + r"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
-# With --mta, every line with a header goes to that MTA, whatever its program.
-ANY_HEADER = _header(ANY_PROGRAM) + r"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+def _header(program_in_tag: str, program_in_rfc5424: str) -> str:
+    """A syslog header naming such a program: RFC 3164 or 3339 (optionally after <PRI>), or RFC 5424."""
+    return (rf"^(?:(?:<\d{{1,3}}>)?(?:{_RFC3164}|{_RFC3339}){_HOST} (?:{program_in_tag}){_PID}: "
+            "|" + _RFC5424.replace("PROGRAM", f"(?:{program_in_rfc5424})") + ")")
+
+
+_IN_TAG, _IN_RFC5424 = _mta_programs(128), _mta_programs(48)
+QUIET_HEADERS = {mta: _header(_IN_TAG[mta], _IN_RFC5424[mta]) for mta in _IN_TAG}
+QUIET_HEADERS["exim"] += "|" + _EXIM_OWN
+# With --mta, every line with a header goes to that MTA, whatever its program (RFC 5424 "-" is none).
+ANY_HEADER = (_header(f"{_PROGRAM_CHAR}{{1,128}}", f"{_printable_except('[]:-')}|{_PROGRAM_CHAR}{{2,48}}")
+              + "|" + _EXIM_OWN)
+
+
+def _foreign_programs(longest: int) -> str:
+    """Program names identify_program() gives to no MTA: without "/", and not starting "sm-", "exim" or
+    "sendmail" (an "s" or "e" is followed by a letter none of those has next)."""
+    rest = _printable_except("[]:/")
+    return (f"{_printable_except('[]:/sSeE')}{rest}{{0,{longest - 1}}}"
+            f"|[sS](?:{_printable_except('[]:/mMeE')}{rest}{{0,{longest - 2}}})?"
+            f"|[eE](?:{_printable_except('[]:/xX')}{rest}{{0,{longest - 2}}})?")
+
+
+# The quiet lines no MTA search claimed and whose program is surely none of theirs: foreign.
+FOREIGN_HEADER = _header(_foreign_programs(128), _foreign_programs(48))
 
 
 def available() -> bool:
@@ -138,13 +189,18 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
         clean = True
     except UnicodeDecodeError:
         clean = False
-    has_nul = b"\x00" in data
-    if not clean or has_nul:
+    # The line path counts a line holding U+FFFD as undecodable, whether it was decoded so or written so.
+    if not clean or b"\x00" in data or "\ufffd".encode() in data:
         # Rare: decide line by line which lines are undecodable, and parse them all on the way.
         candidate_mask = np.ones(count, dtype=bool)
     else:
         candidate_mask = _bools(pc.match_substring_regex(lines, prefilter)) | too_long
     indices = np.flatnonzero(candidate_mask)
+    quiet: dict[str, int] = {}
+    if len(indices) < count:
+        undecided = _count_quiet(lines, candidate_mask, forced, quiet)
+        if len(undecided):
+            indices = np.union1d(indices, undecided)
     starts = offsets[indices]
     stops = offsets[indices + 1] - 1
     # A CRLF line loses its CR, as in the line path.
@@ -152,20 +208,28 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
     decode = bytes.decode
     candidates = [(line_no + index, decode(data[start:stop], "utf-8", "replace"))
                   for index, start, stop in zip(indices.tolist(), starts.tolist(), stops.tolist())]
-    quiet: dict[str, int] = {}
-    quiet_total = count - len(indices)
-    if quiet_total:
-        # Each header is searched only among the quiet lines no earlier header claimed, in the order
-        # identify_program() decides between MTAs, so that a line is counted once and as the line path would.
-        remaining = pc.filter(lines, _arrow_bools(~candidate_mask))
-        headers = QUIET_HEADERS.items() if forced is None else [(forced, ANY_HEADER)]
-        for name, header in headers:
-            if not len(remaining):
-                break
-            claimed = pc.match_substring_regex(remaining, header)
-            hits = pc.sum(claimed).as_py() or 0
-            if hits:
-                quiet[name] = hits
-                remaining = pc.filter(remaining, pc.invert(claimed))
-        quiet[""] = len(remaining)
     return Block(count, len(data), candidates, quiet)
+
+
+def _count_quiet(lines, candidate_mask: "np.ndarray", forced: str | None, quiet: dict[str, int]) -> "np.ndarray":
+    """Count the quiet lines whose header decides their outcome into `quiet`; return the indices of the
+    others, to be parsed like candidates."""
+    # Each header is searched only among the quiet lines no earlier header claimed, in the order
+    # identify_program() decides between MTAs, so that a line is counted once and as the line path would.
+    remaining = pc.filter(lines, _arrow_bools(~candidate_mask))
+    positions = np.flatnonzero(~candidate_mask)
+    headers = QUIET_HEADERS.items() if forced is None else [(forced, ANY_HEADER)]
+    for name, header in headers:
+        if not len(remaining):
+            break
+        claimed = _bools(pc.match_substring_regex(remaining, header))
+        hits = int(claimed.sum())
+        if hits:
+            quiet[name] = hits
+            remaining = pc.filter(remaining, _arrow_bools(~claimed))
+            positions = positions[~claimed]
+    if forced is None and len(remaining):
+        foreign = _bools(pc.match_substring_regex(remaining, FOREIGN_HEADER))
+        quiet[""] = int(foreign.sum())
+        positions = positions[~foreign]
+    return positions

@@ -58,18 +58,36 @@ class UnitResult:
 def plan_units(sources: list[Source], parts: int, options: ReadOptions,
                max_range: int = MAX_RANGE_BYTES) -> list[Source]:
     """The sources, with large plain files cut into about `parts` byte ranges at line ends, none longer
-    than about `max_range` bytes."""
-    if parts <= 1 or not blockscan.available() or options.year is not None or options.engine == "line":
-        return list(sources)
-    units: list[Source] = []
+    than about `max_range` bytes, and every plain file read up to the size it has now."""
+    return [unit for unit, _part in _plan(sources, parts, options, max_range)]
+
+
+def _plan(sources: list[Source], parts: int, options: ReadOptions, max_range: int) -> list[tuple[Source, bool]]:
+    """(unit, True for a byte range of a file that was cut) for each unit, in input order.
+
+    Lines appended while the run goes on are left for the next run, whichever engine and however many
+    processes read: each unit of a plain file ends where the file ended when it was planned. Compressed
+    files and stdin are read to their end.
+    """
+    cut = parts > 1 and blockscan.available() and options.year is None and options.engine != "line"
+    units: list[tuple[Source, bool]] = []
     for source in sources:
         size = source.size()
-        if source.streamed or size < MIN_RANGE_BYTES or not _cuttable(source):
-            units.append(source)
-            continue
-        count = max(min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)), math.ceil(size / max_range), 2)
-        units.extend(_ranges(source, count, size))
+        if source.streamed or not _plain(source):
+            units.append((source, False))
+        elif not cut or size < MIN_RANGE_BYTES or not _cuttable(source):
+            units.append((replace(source, end=size), False))
+        else:
+            count = max(min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)), math.ceil(size / max_range), 2)
+            units.extend((unit, True) for unit in _ranges(source, count, size))
     return units
+
+
+def _plain(source: Source) -> bool:
+    try:
+        return not _compressed(source)
+    except OSError:
+        return False  # the reader reports it
 
 
 def _cuttable(source: Source) -> bool:
@@ -175,8 +193,11 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
     as each unit's result comes back (in input order) from processes or Dask.
     """
     streaming = job.mode.startswith("events-")
-    units = plan_units(sources, jobs if scheduler is None else 64, job.options,
-                       EVENTS_RANGE_BYTES if streaming else MAX_RANGE_BYTES)
+    if scheduler is None:
+        jobs = min(jobs, default_jobs())
+    planned = _plan(sources, jobs if scheduler is None else 64, job.options,
+                    EVENTS_RANGE_BYTES if streaming else MAX_RANGE_BYTES)
+    units = [unit for unit, _part in planned]
     done = lines = 0
 
     def here(unit: Source) -> UnitResult:
@@ -191,7 +212,7 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
     elif jobs <= 1 or len(units) == 1:
         results = map(here, units)
     else:
-        results = _run_pool(units, job, jobs, out if streaming else None)
+        results = _run_pool(planned, job, jobs, out if streaming else None)
     for result in results:
         done += result.size
         lines += result.stats.lines_read
@@ -218,20 +239,26 @@ def _progress_within(progress: Callable[[int, int], None], size_before: int, lin
     progress(size_before + min(size, unit_size), lines_before + lines)
 
 
-def _run_pool(units: list[Source], job: Job, jobs: int, out=None) -> Iterator[UnitResult]:
-    """The units' results in input order from `jobs` processes, with at most 2 x `jobs` units given out
-    at a time, so that the results waiting for their turn stay few.
+def _run_pool(planned: list[tuple[Source, bool]], job: Job, jobs: int, out=None) -> Iterator[UnitResult]:
+    """The units' results in input order from at most `jobs` processes, with at most 2 per process given
+    out at a time, so that the results waiting for their turn stay few.
 
     With `out` (event text), a unit that is not a part of bounded size is read in this process in its
     turn, its text written to `out` as it comes, while the processes go on with the units after it.
     """
-    here = [out is not None and not _bounded(unit) for unit in units]
-    upcoming = (index for index, unit in enumerate(units) if not here[index])
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    here = [out is not None and not _bounded(unit, part) for unit, part in planned]
+    units = [unit for unit, _part in planned]
+    pooled = [index for index in range(len(units)) if not here[index]]
+    if not pooled:
+        yield from (run_unit(unit, job, out) for unit in units)
+        return
+    upcoming = iter(pooled)
+    workers = pool_size(jobs, len(pooled))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         given: dict[int, Future] = {}
 
         def give_out() -> None:
-            while len(given) < 2 * jobs and (index := next(upcoming, None)) is not None:
+            while len(given) < 2 * workers and (index := next(upcoming, None)) is not None:
                 given[index] = pool.submit(run_unit, units[index], job)
 
         give_out()
@@ -244,9 +271,9 @@ def _run_pool(units: list[Source], job: Job, jobs: int, out=None) -> Iterator[Un
             yield result
 
 
-def _bounded(unit: Source) -> bool:
-    """True for a byte range of a plain file, or a plain file too small to cut: its event text is bounded."""
-    return unit.end is not None or (unit.size() <= MIN_RANGE_BYTES and _read_as_stored(unit))
+def _bounded(unit: Source, part: bool) -> bool:
+    """True for a byte range of a cut file, or a plain file too small to cut: its event text is bounded."""
+    return part or (unit.size() <= MIN_RANGE_BYTES and _read_as_stored(unit))
 
 
 def _run_dask(units: list[Source], job: Job, scheduler: str) -> Iterator[UnitResult]:
@@ -275,6 +302,12 @@ def _run_dask(units: list[Source], job: Job, scheduler: str) -> Iterator[UnitRes
 
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def pool_size(jobs: int, units: int) -> int:
+    """Processes to start for `units` work units: no more than asked, than units, or than the cores this
+    process may run on (a larger --jobs would only add processes that wait for a core)."""
+    return max(1, min(jobs, units, default_jobs()))
 
 
 def collect(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None,

@@ -180,8 +180,10 @@ NO_EVENTS: list[Event] = []
 def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:
     handler = LineHandler(source, options, stats)
     try:
-        if source.end is None and (options.engine == "line" or not blockscan.available()
-                                   or looks_like_journal(source)):
+        # A unit that ends where its file ended when the run was planned is read by the engine asked for;
+        # only plain files of lines are cut into ranges, and a range never starts a journal.
+        if (options.engine == "line" or not blockscan.available()
+                or (source.start == 0 and looks_like_journal(source))):
             yield from _read_by_line(source, handler, options.progress)
         else:
             yield from _read_by_block(source, handler, options)

@@ -188,6 +188,8 @@ def _open_binary(source: Source, problems: list[str]) -> io.BufferedIOBase:
                 raw.seek(source.start)
         except OSError as exc:
             raise InputError(f"{source.path}: cannot open: {exc.strerror or exc}") from None
+        if source.end is not None:
+            raw = _UpTo(raw, source.end - source.start)
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
     kind = compression(buffered.peek(6))
     if kind == "zstd":
@@ -197,6 +199,29 @@ def _open_binary(source: Source, problems: list[str]) -> io.BufferedIOBase:
     if kind is not None:
         return io.BufferedReader(Decompressed(buffered, kind, source.name, problems), Decompressed.OUTPUT_PIECE)
     return buffered
+
+
+class _UpTo(io.RawIOBase):
+    """A file read up to a byte offset: where a range ends, or where the file ended when the run was
+    planned (lines appended since are for the next run)."""
+
+    def __init__(self, raw: io.RawIOBase, remaining: int):
+        super().__init__()
+        self.raw, self.remaining = raw, remaining
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.remaining <= 0:
+            return 0
+        count = self.raw.readinto(memoryview(buffer)[:self.remaining]) or 0
+        self.remaining -= count
+        return count
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
 
 
 def compression(head: bytes) -> str | None:

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import gzip
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer import blockscan
 from analyzer.events import ParseStats, event_record
@@ -116,3 +119,159 @@ def test_report_reads_a_log_without_importing_pandas(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.split() == ["False", "True"]
     assert (tmp_path / "daily.csv").stat().st_size > 0
+
+
+QUIET = "4F2A1C0899: removed"
+REJECT = ("NOQUEUE: reject: RCPT from unknown[192.0.2.10]: 554 5.7.1 <x@example.com>: Relay access denied; "
+          "from=<a@example.net> to=<x@example.com> proto=ESMTP helo=<h>")
+# Broken and odd syslog headers, each read with a quiet message and with a reject ("{}" is the message).
+MALFORMED_HEADERS = [
+    "Nov 27 10:00:01 mx1 [2345]: {}",                       # no program
+    "Nov 27 10:00:01 mx1 : {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345] {}",           # no colon
+    "Nov 27 10:00:01 mx1 postfix/smtpd {}",
+    "Xyz 27 10:00:01 mx1 postfix/smtpd[2345]: {}",          # no such month
+    "nov 27 10:00:01 mx1 postfix/smtpd[2345]: {}",
+    "Nov 32 10:00:01 mx1 postfix/smtpd[2345]: {}",          # no such day
+    "Nov 27 25:61:00 mx1 postfix/smtpd[2345]: {}",          # no such time
+    "Nov 27  10:00:01 mx1 postfix/smtpd[2345]: {}",         # extra spaces
+    "Nov 27 10:00:01  mx1 postfix/smtpd[2345]: {}",
+    "Nov 27 10:00:01 mx1  postfix/smtpd[2345]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345]:  {}",
+    "Nov 7 10:00:01 mx1 postfix/smtpd[2345]: {}",
+    "Nov\t27 10:00:01 mx1 postfix/smtpd[2345]: {}",         # tabs
+    "Nov 27 10:00:01\tmx1 postfix/smtpd[2345]: {}",
+    "Nov 27 10:00:01 mx1\tpostfix/smtpd[2345]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345]:\t{}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345: {}",           # "[pid" without "]"
+    "Nov 27 10:00:01 mx1 postfix/smtpd[]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[x]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[99999999999]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345][1]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345]x: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd:[2345]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345]:: {}",
+    "Nov 27 10:00:01 mx1 post fix/smtpd[2345]: {}",         # a program name with spaces
+    "Nov 27 10:00:01 mx1 postfix/smtpd [2345]: {}",
+    "Nov 27 10:00:01 mx1 postfix/" + "q" * 200 + "[2345]: {}",
+    "Nov 27 10:00:01 " + "h" * 300 + " postfix/smtpd[2345]: {}",
+    "Nov 27 10:00:01 mx1 po\u017ftfix/smtpd[2345]: {}",
+    "Nov 27 10:00:01 mx1 p\u00f6stfix/smtpd[2345]: {}",
+    "Nov 27 10:00:01.5 mx1 p\u00f6stfix/smtpd[2345]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345]:",             # no message
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345]: ",
+    "Nov 27 10:00:01",                                      # only a timestamp
+    "Nov 27 10:00:01 mx1",
+    "2026-11-27 10:00:01",
+    "2026-11-27 10:00:01 ",
+    "2026-11-27T10:00:01xyz mx1 postfix/smtpd[2345]: {}",
+    "<22>",                                                 # <PRI> without a header
+    "<22>{}",
+    "<22>Nov 27 10:00:01",
+    "<22> Nov 27 10:00:01 mx1 postfix/smtpd[2345]: {}",
+    "<2222>Nov 27 10:00:01 mx1 postfix/smtpd[2345]: {}",
+    "<22>1 2026-11-27T10:00:04Z mx1 postfix/smtpd 2345 - {}",  # RFC 5424 with missing fields
+    "<22>1 2026-11-27T10:00:04Z mx1 postfix/smtpd 2345 {}",
+    "<22>1 2026-11-27T10:00:04Z mx1 - 2345 - - {}",
+    "<22>1 2026-11-27T10:00:04Z mx1 postfix/smtpd - - - {}",
+    "<22>1 - mx1 postfix/smtpd 2345 - - {}",
+    "<22>1 - - p/smtpd - - -",
+    "<22>1 2026-11-27T10:00:04Z mx1 postfix/smtpd 2345 - [x {}",
+    "<22>1 2026-11-27T10:00:04Z mx1 postfix/smtpd 2345 - -",
+    "Nov 27 10:00:01 mx1 dovecot[77] {}",
+    "Nov 27 10:00:01 mx1 dovecot/imap[77]: {}",
+    "Nov 27 10:00:01 mx1 sendmailer[77]: {}",
+    "Nov 27 10:00:01 mx1 postfix/smtpd[2345]: \ufffd {}",  # written as U+FFFD: counted as undecodable
+]
+
+
+def _counts(stats: ParseStats):
+    return ({mta: dict(counts) for mta, counts in stats.by_mta.items()}, stats.lines_read, stats.undecodable_lines)
+
+
+def _read_one_line(line: str, **options) -> dict:
+    """What each engine makes of a file of this one line: {engine: (events, counts)}."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "one.log"
+        path.write_text(line + "\n", encoding="utf-8")
+        results = {}
+        for engine in ("line", "auto"):
+            events, stats = _run([str(path)], engine, **options)
+            results[engine] = (events, _counts(stats))
+        return results
+
+
+@pytest.mark.parametrize("mta", [None, "postfix"])
+def test_malformed_headers_get_one_outcome_from_both_engines(tmp_path, mta):
+    lines = [template.format(message) for template in MALFORMED_HEADERS for message in (QUIET, REJECT)]
+    read = {line: _read_one_line(line, mta=mta) for line in lines}
+    assert [line for line, results in read.items() if results["auto"] != results["line"]] == []
+    (tmp_path / "all.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _assert_same([str(tmp_path / "all.log")], mta=mta)
+
+
+def _outcome(line: str) -> str:
+    _events, (by_mta, _lines, _undecodable) = _read_one_line(line)["auto"]
+    ((mta, counts),) = by_mta.items()
+    ((outcome, _count),) = counts.items()
+    return f"{mta} {outcome}"
+
+
+@pytest.mark.parametrize(("line", "outcome"), [
+    # A reply with a bad date is still a reject the postmaster must count (its time is unknown).
+    (f"Nov 32 10:00:01 mx1 postfix/smtpd[2345]: {REJECT}", "postfix event"),
+    (f"Nov 27 25:61:00 mx1 postfix/smtpd[2345]: {REJECT}", "postfix event"),
+    # A reject behind a damaged tag reaches --unparsed, where it is seen; a quiet line there is a known one.
+    (f"Nov 27 10:00:01 mx1 postfix/smtpd[2345: {REJECT}", "postfix unrecognised"),
+    (f"Nov 27 10:00:01 mx1 postfix/qmgr[9: {QUIET}", "postfix no-event"),
+    (f"Nov 27 10:00:01 mx1 postfix/qmgr[9]:\t{QUIET}", "postfix no-event"),
+    # No header that syslog writes: not a line of a mail server.
+    (f"Nov 27 10:00:01 mx1 postfix/smtpd[2345] {REJECT}", "- foreign"),
+    (f"Nov 27 10:00:01 mx1 postfix/{'q' * 200}[9]: {QUIET}", "- foreign"),
+    ("2026-11-27 10:00:01", "- foreign"),
+    (f"<22>1 2026-11-27T10:00:04Z mx1 postfix/qmgr 9 - {QUIET}", "- foreign"),
+])
+def test_what_a_malformed_header_counts_as(line, outcome):
+    assert _outcome(line) == outcome
+
+
+HEADER_PARTS = {
+    "pri": ["", "<22>", "<2222>", "<x>", "<22> "],
+    "stamp": ["Nov 27 10:00:01", "Nov  7 10:00:01", "Nov 7 10:00:01", "nov 27 10:00:01", "Nov 32 10:00:01",
+              "Nov 27 25:61:00", "Nov 27 10:00:01.123", "Nov 27 10:00:01,5", "2026-11-27T10:00:01Z",
+              "2026-11-27T10:00:01.5+01:00", "2026-11-27 10:00:01", "2026-11-27 10:00:01 [12]", "Nov 27", ""],
+    "space": [" ", "  ", "\t", ""],
+    "host": ["mx1", "", "h" * 260, "mx\u00e91", "mx1:25", "[192.0.2.1]"],
+    "program": ["postfix/qmgr", "postfix/smtpd", "postfix-out/smtp", "mail/smtpd", "POSTFIX/qmgr", "sm-mta",
+                "sendmail", "SendMail", "exim", "exim4", "dovecot", "post fix/qmgr", "", "postfix/" + "q" * 130,
+                "x" * 130, "p\u00f6stfix/qmgr", "dovecot/imap", "sm-mta/x", "-", "exim/smtpd"],
+    "pid": ["", "[9]", "[9", "[]", "[x]", "[99999999999]", "[9][10]", " [9]", "[9]x"],
+    "colon": [": ", ":", " ", "::", ":\t", "", ":  "],
+    "message": [QUIET, REJECT, "", "1abcde-000001-AB Completed", "4ASA00hK004567: from=<a@example.net>, size=1"],
+}
+RFC5424_PARTS = {
+    "stamp": ["2026-11-27T10:00:04Z", "-", "2026-11-27T10:00:04.123456+01:00", "x"],
+    "host": ["mx1", "-", "h" * 260],
+    "app": ["postfix/qmgr", "postfix/smtpd", "sm-mta", "exim", "-", "dovecot", "a" * 50, "p:q/smtpd"],
+    "procid": ["9", "-", "x9"],
+    "msgid": ["-", "ID1"],
+    "data": ["-", "[a b=\"1\"]", "[x", ""],
+}
+
+
+def _syslog_lines():
+    parts = {name: st.sampled_from(values) for name, values in HEADER_PARTS.items()}
+    rfc3164 = st.builds(lambda pri, stamp, space, host, program, pid, colon, message:
+                        f"{pri}{stamp}{space}{host} {program}{pid}{colon}{message}", **parts)
+    fields = {name: st.sampled_from(values) for name, values in RFC5424_PARTS.items()}
+    rfc5424 = st.builds(lambda stamp, host, app, procid, msgid, data, message:
+                        f"<22>1 {stamp} {host} {app} {procid} {msgid} {data} {message}".rstrip(" "),
+                        message=parts["message"], **fields)
+    return st.one_of(rfc3164, rfc5424)
+
+
+@settings(max_examples=200, deadline=None)
+@given(line=_syslog_lines())
+def test_header_variations_get_one_outcome_from_both_engines(line):
+    with_lines, with_blocks = _read_one_line(line).values()
+    assert with_blocks == with_lines

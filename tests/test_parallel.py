@@ -79,7 +79,9 @@ def test_only_plain_files_of_lines_are_cut(generated, small_ranges, tmp_path):
     journal.write_bytes(record * (len(plain) // len(record)))
     assert min(packed.stat().st_size, journal.stat().st_size) > parallel.MIN_RANGE_BYTES
     units = parallel.plan_units(expand_inputs([generated[0], str(packed), str(journal)]), 2, ReadOptions())
-    assert [unit.path for unit in units if unit.end is None] == [str(packed), str(journal)]
+    uncut = [(unit.path, unit.start, unit.end) for unit in units if unit.path != generated[0]]
+    # A plain file is read up to its size when planned; a compressed one to its end.
+    assert uncut == [(str(packed), 0, None), (str(journal), 0, journal.stat().st_size)]
     assert len([unit for unit in units if unit.path == generated[0]]) >= 4
 
 
@@ -222,3 +224,77 @@ def test_dask_is_given_few_parts_at_a_time(generated, small_ranges, monkeypatch)
     single = io.StringIO()
     parallel.collect(sources, job, 1, out=single)
     assert out.getvalue() == single.getvalue()
+
+
+class _CountingPool(_RecordingPool):
+    """Records how many processes each pool would start."""
+
+    started: list = []
+
+    def __init__(self, max_workers: int):
+        _CountingPool.started.append(max_workers)
+        super().__init__(max_workers)
+
+
+def test_no_more_processes_than_work_units_or_cores(generated, small_ranges, monkeypatch):
+    assert [parallel.pool_size(1000, 2), parallel.pool_size(2, 50)] == [min(2, parallel.default_jobs())] * 2
+    monkeypatch.setattr(parallel, "default_jobs", lambda: 3)
+    assert parallel.pool_size(1000, 50) == 3
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", _CountingPool)
+    monkeypatch.setattr(parallel, "MIN_RANGE_BYTES", 16 << 20)  # two files, two units
+    _CountingPool.started = []
+    job = parallel.Job("summary", ReadOptions(now=FROZEN_NOW))
+    list(parallel.run(expand_inputs(generated[:2]), job, 1000))
+    assert _CountingPool.started == [2]
+
+
+def _grow_while_read(monkeypatch, path: Path, appended: bytes, rotate: bool = False) -> None:
+    """Make the reader append to `path` (or rotate it and start a new file there) once it has parsed a
+    few hundred lines of it, in this process and in worker processes (forked with the patch)."""
+    from analyzer import reader
+    handle_line = reader.LineHandler.handle
+    done: list = []
+
+    def handle(self, line, line_no):
+        if line_no >= 300 and not done and self.name == str(path):
+            done.append(line_no)
+            if rotate:
+                path.rename(path.with_name(path.name + ".1"))
+            with path.open("ab") as log:
+                log.write(appended)
+        return handle_line(self, line, line_no)
+
+    monkeypatch.setattr(reader.LineHandler, "handle", handle)
+
+
+def _counts_of_growing_file(tmp_path, monkeypatch, content: bytes, jobs: int, engine: str = "auto",
+                            rotate: bool = False):
+    path = tmp_path / f"mail-{jobs}-{engine}.log"
+    path.write_bytes(content)
+    _grow_while_read(monkeypatch, path, content[:content.index(b"\n", 200_000) + 1], rotate)
+    job = parallel.Job("summary", ReadOptions(now=FROZEN_NOW, engine=engine))
+    _summary, stats = parallel.collect(expand_inputs([str(path)]), job, jobs)
+    return stats.lines_read, stats.events, dict(stats.by_outcome)
+
+
+def test_lines_appended_during_the_run_are_left_for_the_next_whatever_the_jobs(generated, small_ranges,
+                                                                               monkeypatch, tmp_path):
+    monkeypatch.setattr(blockscan, "BLOCK_BYTES", 64 << 10)  # the first blocks are read before the append
+    content = Path(generated[0]).read_bytes()
+    one_process = _counts_of_growing_file(tmp_path, monkeypatch, content, 1)
+    assert one_process[0] == content.count(b"\n")
+    assert _counts_of_growing_file(tmp_path, monkeypatch, content, 2) == one_process
+
+
+def test_a_file_rotated_during_the_run_is_read_through_its_handle_up_to_its_planned_size(generated, monkeypatch,
+                                                                                         tmp_path):
+    monkeypatch.setattr(blockscan, "BLOCK_BYTES", 64 << 10)
+    content = Path(generated[0]).read_bytes()
+    lines_read, _events, _outcomes = _counts_of_growing_file(tmp_path, monkeypatch, content, 1, rotate=True)
+    assert lines_read == content.count(b"\n")
+
+
+def test_the_line_engine_leaves_appended_lines_for_the_next_run(generated, monkeypatch, tmp_path):
+    content = Path(generated[0]).read_bytes()
+    lines_read, _events, _outcomes = _counts_of_growing_file(tmp_path, monkeypatch, content, 1, engine="line")
+    assert lines_read == content.count(b"\n")
