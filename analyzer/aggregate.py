@@ -16,7 +16,7 @@ import heapq
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from .classify import Classification, Classifier
 from .events import Event, Kind
@@ -302,7 +302,8 @@ class Summary:
             day = stamp.date()
             if day != self._day:
                 self._day, self._day_text = day, day.isoformat()
-                self._pack_rows_before((day - ONE_DAY).isoformat())
+                if day > date.min:  # a line can say 0001-01-01: there is no day before it
+                    self._pack_rows_before((day - ONE_DAY).isoformat())
             key = (self._day_text, host, event.mta, kind, reply_code, enhanced_code, entry_id)
             row = self.daily.get(key)
             text = event.reply_text

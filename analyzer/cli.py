@@ -209,6 +209,9 @@ def report_command(inputs: Inputs,
                     output.write_rows_csv(columns, rows, csv_file or "-")  # pandas is a fifth of the start-up
     except MaillogError as error:
         raise _fail(error) from None
+    if counts.events_without_time:  # never lost silently: a cron job's mail says so
+        typer.echo(f"maillog: note: {counts.events_without_time} events had no usable time stamp (Nov 31, a "
+                   f"garbled date) and are in no daily row; `maillog events` lists them", err=True)
     _finish(counts)
 
 

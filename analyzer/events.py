@@ -83,7 +83,8 @@ class ParseStats:
     by_outcome: Counter = field(default_factory=Counter)          # LineOutcome.value -> lines
     by_mta: dict[str, Counter] = field(default_factory=dict)      # mta -> Counter(outcome -> lines)
     undecodable_lines: int = 0   # lines decoded with replacement characters (also counted by outcome)
-    events_outside_range: int = 0  # events dropped by --since/--until (or without a readable time)
+    events_outside_range: int = 0  # events dropped by --since/--until
+    events_without_time: int = 0   # events whose line had no usable time: in no per-day row, window or range
     problems: list[str] = field(default_factory=list)             # input problems (truncated gzip...)
 
     def count(self, mta: str | None, outcome: LineOutcome, lines: int = 1) -> None:
@@ -98,6 +99,7 @@ class ParseStats:
             self.by_mta.setdefault(mta, Counter()).update(counts)
         self.undecodable_lines += other.undecodable_lines
         self.events_outside_range += other.events_outside_range
+        self.events_without_time += other.events_without_time
         self.problems.extend(other.problems)
 
 

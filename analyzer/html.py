@@ -164,21 +164,22 @@ def _marker(shape: str, x: float, y: float, title: str) -> str:
     return f'<path d="M{x - 4:.1f},{y - 4:.1f} L{x + 4:.1f},{y + 4:.1f} M{x - 4:.1f},{y + 4:.1f} L{x + 4:.1f},{y - 4:.1f}" stroke="#333" stroke-width="2">{inner}</path>'
 
 
-def auth_chart(windows: list, spikes: list, words: dict) -> str:
+def auth_chart(windows: list, spikes: list, words: dict, step) -> str:
     """A bar per window; spike windows hatched red, each spike labelled with its failures."""
     width, height, left, bottom, top = 900, 260, 60, 40, 30
     if not windows:
         return f"<p>{_e(words['none'])}</p>"
     peak = max(w.failures for w in windows) or 1
-    slot = (width - left - 20) / len(windows)
+    first = windows[0].start
+    slot = (width - left - 20) / ((windows[-1].start - first) // step + 1)
     scale = (height - bottom - top) / peak
     parts = [f'<svg role="img" aria-label="{_e(words["auth"])}" viewBox="0 0 {width} {height}" '
              f'xmlns="http://www.w3.org/2000/svg">{_patterns()}']
     spike_starts = {spike.start: spike for spike in spikes}
     marks: list = []
     last_day = None
-    for index, window in enumerate(windows):
-        x = left + index * slot
+    for window in windows:
+        x = left + (window.start - first) // step * slot  # a series may leave out empty windows
         h = window.failures * scale
         fill = "url(#p-spike)" if window.spike else "#2c3e50"
         if h:
@@ -224,7 +225,8 @@ def render(summary: Summary, found_spikes, catalogue: Catalogue, language: str, 
                                                                                    row.enhanced_code, row.entry_id]
     busiest = sorted(found_spikes.windows.items(), key=lambda item: -sum(w.failures for w in item[1]))[:4]
     auth_charts = [f"<h3>{_e(words['host'])}: {_e(host)}</h3>"
-                   + auth_chart(windows, [s for s in found_spikes.spikes if s.host == host], words)
+                   + auth_chart(windows, [s for s in found_spikes.spikes if s.host == host], words,
+                                found_spikes.settings.window)
                    for host, windows in busiest] or [f"<p>{_e(words['none'])}</p>"]
     code_rows = []
     for row in codes.itertuples():

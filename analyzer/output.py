@@ -273,7 +273,9 @@ def format_stats(stats: ParseStats) -> str:
     lines = [f"lines read: {stats.lines_read}, events: {stats.events}"
              + (f", lines with undecodable bytes: {stats.undecodable_lines}" if stats.undecodable_lines else "")
              + (f", events outside --since/--until: {stats.events_outside_range}"
-                if stats.events_outside_range else "")]
+                if stats.events_outside_range else "")
+             + (f", events without a usable time (in no daily row or spike window): {stats.events_without_time}"
+                if stats.events_without_time else "")]
     width = max([len(m) for m in stats.by_mta] + [8])
     lines.append(f"{'mta':<{width}} " + " ".join(f"{c:>13}" for c in columns))
     for mta, counts in sorted(stats.by_mta.items()):

@@ -94,7 +94,9 @@ def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
             continue
         for event in _read_source(source, options, stats):
             stamp = event.timestamp
-            if stamp is None or (since is not None and stamp < since) or (until is not None and stamp >= until):
+            if stamp is None:  # counted as events_without_time where its line was read
+                continue
+            if (since is not None and stamp < since) or (until is not None and stamp >= until):
                 stats.events_outside_range += 1
                 continue
             yield event
@@ -113,7 +115,7 @@ class LineHandler:
         # Counted in a local dict on the hot path, folded into `stats` when the input ends.
         self.tally: dict[tuple[str | None, LineOutcome], int] = defaultdict(int)
         self.routes: dict[str | None, tuple[str, str] | None] = {}
-        self.lines = self.undecodable = self.events = 0
+        self.lines = self.undecodable = self.events = self.events_without_time = 0
         self.last: tuple[tuple[str, str], object] | None = None  # (route, pattern) of the last MTA line
 
     def handle(self, line: str, line_no: int) -> list[Event]:
@@ -159,6 +161,8 @@ class LineHandler:
         tally[mta, EVENT] += 1
         timestamp = self.clock.read(header.timestamp_text)
         self.events += len(found_events)
+        if timestamp is None:  # Nov 31, Feb 29 of a common year, a garbled stamp: kept, and counted
+            self.events_without_time += len(found_events)
         return [Event(timestamp=timestamp, host=header.host, mta=mta, program=program, pid=header.pid,
                       file=self.name, line_no=line_no, **fields) for fields in found_events]
 
@@ -169,6 +173,7 @@ class LineHandler:
                                   f"NUL bytes; is this a binary file? (they were counted, not parsed as events)")
         stats.lines_read += self.lines
         stats.events += self.events
+        stats.events_without_time += self.events_without_time
         stats.undecodable_lines += self.undecodable
         for (mta, outcome), lines in self.tally.items():
             stats.count(mta, outcome, lines)

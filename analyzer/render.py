@@ -126,7 +126,8 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
         body["lines"] = {"read": stats.lines_read, "events": stats.events,
                          "by_mta": {m: dict(c) for m, c in stats.by_mta.items()},
                          "undecodable": stats.undecodable_lines,
-                         "events_outside_range": stats.events_outside_range}
+                         "events_outside_range": stats.events_outside_range,
+                         "events_without_time": stats.events_without_time}
         return json_text(body, indented=True)
     fix_lines = [f"{_cell(r.reply_code)} {_cell(r.enhanced_code)} {r.name}: {r.fix}" for r in fixes.itertuples()]
     spike_lines = _spike_lines(found_spikes, language) if found_spikes is not None else []
@@ -166,7 +167,7 @@ SPIKE_FORMATS = ("text", "csv", "json")
 BAR_WIDTH = 40
 
 
-def _chart(windows: list, spikes_only_context: int = 3, limit: int = 60) -> list[str]:
+def _chart(windows: list, step, spikes_only_context: int = 3, limit: int = 60) -> list[str]:
     """A bar per window (spikes marked '!'); long series keep only the windows around spikes."""
     if not windows:
         return []
@@ -184,8 +185,7 @@ def _chart(windows: list, spikes_only_context: int = 3, limit: int = 60) -> list
     lines = []
     previous = None
     for window in shown:
-        if previous is not None and window.start - previous > (windows[1].start - windows[0].start if
-                                                                len(windows) > 1 else window.start - previous):
+        if previous is not None and window.start - previous > step:  # a series may leave out empty windows
             lines.append("    ...")
         bar = "#" * max(1 if window.failures else 0, round(window.failures / peak * BAR_WIDTH))
         mark = "!" if window.spike else " "
@@ -210,7 +210,8 @@ def format_spikes(report, format: str, ips_only: bool = False) -> str:
     if format == "json":
         return json_text({"spikes": [s.record() for s in report.spikes],
                           "offenders": [o.record() for o in report.offenders],
-                          "failures": report.failures}, indented=True)
+                          "failures": report.failures, "failures_without_time": report.failures_without_time},
+                         indented=True)
     if format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
@@ -231,6 +232,8 @@ def format_spikes(report, format: str, ips_only: bool = False) -> str:
     lines = [f"Authentication failures: {report.failures}; window {_duration(settings.window)}, baseline "
              f"{_duration(settings.baseline)},"
              f" threshold {settings.threshold} MAD, min-count {settings.min_count}"]
+    if report.failures_without_time:
+        lines.append(f"({report.failures_without_time} more without a usable time, so in no window)")
     if not report.spikes:
         lines.append("No spikes found.")
     for spike in report.spikes:
@@ -241,7 +244,7 @@ def format_spikes(report, format: str, ips_only: bool = False) -> str:
                   f"score {spike.score:.1f}), {spike.distinct_ips} addresses",
                   f"  top addresses: {ips}", f"  top user names: {users}"]
     for host, windows in report.windows.items():
-        lines += ["", f"Failures per window on {sanitize(host)} ('!' = spike):"] + _chart(windows)
+        lines += ["", f"Failures per window on {sanitize(host)} ('!' = spike):"] + _chart(windows, settings.window)
     lines += ["", f"Addresses with at least {settings.per_ip} failures within {_duration(settings.window)}:"]
     if not report.offenders:
         lines.append("  (none)")

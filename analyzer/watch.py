@@ -177,7 +177,10 @@ class Alerts:
             if key not in self.spikes_raised:
                 self.spikes_raised.add(key)
                 alerts.append({"alert": "spike", **spike.record()})
-        self._forget_before(now - self.settings.baseline - 2 * self.settings.window)
+        try:
+            self._forget_before(now - self.settings.baseline - 2 * self.settings.window)
+        except OverflowError:  # a line can say 0001-01-01: there is nothing older to forget
+            pass
         return alerts
 
     def _forget_before(self, moment: datetime) -> None:

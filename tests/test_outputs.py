@@ -222,3 +222,14 @@ def test_atomic_text_file_names_the_file_on_a_failed_write(tmp_path):
             handle.write("x")
             raise OSError(28, "No space left on device")
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_report_says_how_many_events_had_no_usable_time(tmp_path):
+    log = tmp_path / "mail.log"
+    log.write_text(REJECT.format(stamp="Nov 31 10:00:01 ", n=1).replace("  ", " ")
+                   + REJECT.format(stamp="Nov 30 10:00:01", n=2), encoding="utf-8")
+    result = runner.invoke(app, ["report", str(log), "-o", "-", "--year", "2026"])
+    assert result.exit_code == 0
+    import csv
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert "1 events had no usable time stamp" in result.stderr and [row["count"] for row in rows] == ["1"]

@@ -4,15 +4,22 @@ from __future__ import annotations
 import json
 import math
 import random
+import statistics
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
+from analyzer import spikes
+from analyzer.classify import Classifier
 from analyzer.cli import app
 from analyzer.errors import UsageError
-from analyzer.spikes import Failure, SpikeSettings, find_spikes, parse_duration
+from analyzer.events import Event, Kind
+from analyzer.spikes import (Failure, FailureTally, SpikeSettings, find_spikes, parse_duration,
+                             summarise_with_failures)
 
 runner = CliRunner()
 UTC = timezone.utc
@@ -130,3 +137,147 @@ def test_spikes_exit_status_and_ips_only():
     quiet = runner.invoke(app, ["spikes", str(SAMPLE_LOGS / "sendmail"), "--year", "2026", "--tz", "UTC", "--fail-on-spike"])
     assert quiet.exit_code == 0 and "No spikes found." in quiet.stdout
     assert runner.invoke(app, ["spikes", str(SAMPLE_LOGS), "--year", "2026", "--tz", "UTC", "--window", "ten"]).exit_code == 2
+
+
+LAST_DAY = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("moment", [LAST_DAY, LAST_DAY.replace(tzinfo=timezone(timedelta(hours=-5))),
+                                    datetime(1, 1, 1, tzinfo=UTC),
+                                    datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))],
+                         ids=["9999-utc", "9999-minus-5h", "0001-utc", "0001-plus-5h"])
+def test_failures_at_the_ends_of_the_calendar_keep_their_windows(moment):
+    seconds = range(48, 60) if moment.year == 9999 else range(12)  # the last or first minute there is
+    failures = [Failure(moment.replace(second=s), "mx1", "192.0.2.9", "admin") for s in seconds]
+    report = find_spikes(failures, SpikeSettings(per_ip=12, window=timedelta(hours=1)))
+    assert report.failures == 12 and sum(w.failures for w in report.windows["mx1"]) == 12
+    assert [(o.client_ip, o.max_in_window) for o in report.offenders] == [("192.0.2.9", 12)]
+
+
+def test_a_spike_in_the_last_window_of_the_calendar_ends_there():
+    failures = [Failure(LAST_DAY - timedelta(days=2, minutes=30 * i), "mx1", f"192.0.2.{i}", "a") for i in range(96)]
+    failures += [Failure(LAST_DAY - timedelta(seconds=i), "mx1", "192.0.2.66", "root") for i in range(50)]
+    (spike,) = find_spikes(failures).spikes
+    assert spike.failures == 50 and spike.end == datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize("command", ["spikes", "analyze", "report"])
+def test_log_stamps_in_year_9999_are_read_not_fatal(command, tmp_path):
+    failure = ("mx1 postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: "
+               "(reason unavailable), sasl_username=admin")
+    iso = tmp_path / "iso.log"
+    iso.write_text(f"9999-12-31T23:59:59Z {failure}\n9999-12-31T23:59:59-05:00 {failure}\n")
+    syslog = tmp_path / "syslog.log"
+    syslog.write_text(f"Dec 31 23:59:59 {failure}\n")
+    extra = ["--html", str(tmp_path / "page.html"), "-o", str(tmp_path / "out.csv")] if command == "report" else []
+    for log, options in ((iso, []), (syslog, ["--year", "9999"])):
+        result = runner.invoke(app, [command, str(log), "--tz", "UTC", *options, *extra])
+        assert result.exit_code == 0, result.output
+    assert "Authentication failures: 1;" in runner.invoke(app, ["spikes", str(syslog), "--year", "9999",
+                                                                 "--tz", "UTC"]).stdout
+
+
+@pytest.mark.parametrize("option", [["--since", "999999999d"], ["--until", "999999999d"],
+                                    ["--window", "9999999999d"], ["--baseline", "9999999999d"],
+                                    ["--window", "3651d"], ["--baseline", "9" * 5000 + "s"]])
+def test_times_and_durations_past_the_calendar_are_one_line_errors(option):
+    result = runner.invoke(app, ["spikes", str(SAMPLE_LOGS / "sendmail"), "--year", "2026", *option])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.startswith("maillog: error: ") and len(result.stderr.splitlines()) == 1
+    assert len(result.stderr) < 160
+
+
+def test_two_failures_a_year_apart_make_two_windows_not_a_year_of_them():
+    failures = [Failure(START, "mx1", "192.0.2.9", "admin"), Failure(START + timedelta(days=365), "mx1", None, None)]
+    report = find_spikes(failures)
+    assert [(w.start, w.failures) for w in report.windows["mx1"]] == [(START, 1), (START + timedelta(days=365), 1)]
+    assert report.spikes == []
+
+
+def test_a_one_second_window_with_a_day_of_baseline_is_quick():
+    # 8,640 failures over 12 hours in 1-second windows: the old baseline sorted up to 43,200 counts for
+    # each of 43,200 windows (minutes); zeros are counted now, not listed.
+    rng = random.Random(2)
+    failures = [Failure(START + timedelta(seconds=5 * i + rng.randrange(5)), "mx1", f"198.51.100.{i % 200}", "a")
+                for i in range(8640)]
+    failures += [Failure(START + timedelta(hours=9, seconds=0.05 * i), "mx1", "192.0.2.66", "root") for i in range(15)]
+    started = time.perf_counter()
+    report = find_spikes(failures, SpikeSettings(window=timedelta(seconds=1)))
+    assert time.perf_counter() - started < 10
+    assert [(s.start, s.failures) for s in report.spikes] == [(START + timedelta(hours=9), 15)]
+
+
+def _judged_as_before(counts: list[int], settings: SpikeSettings) -> list[tuple]:
+    """The judgement of a dense series the way the first version computed it: statistics over a list."""
+    span, early = max(1, settings.baseline // settings.window), max(1, timedelta(hours=1) // settings.window)
+    verdicts = []
+    for index, failures in enumerate(counts):
+        history = counts[max(0, index - span):index]
+        if not history:
+            verdicts.append((0.0, 0.0, False))
+            continue
+        median = statistics.median(history)
+        spread = max(statistics.median(abs(x - median) for x in history) * 1.4826, math.sqrt(median), 1.0)
+        score = (failures - median) / spread
+        spike = failures >= settings.min_count and score > settings.threshold
+        if spike and len(history) < early:
+            spike = failures >= settings.early_factor * max(history)
+        verdicts.append((median, score, spike))
+    return verdicts
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_the_baseline_over_counted_zeros_equals_the_baseline_over_listed_ones(seed, sparse, monkeypatch):
+    if sparse:  # only the windows with failures go into the series
+        monkeypatch.setattr(spikes, "DENSE_SERIES_FLOOR", 0)
+        monkeypatch.setattr(spikes, "DENSE_SERIES_FACTOR", 0)
+    rng = random.Random(seed)
+    settings = SpikeSettings(window=timedelta(minutes=5), baseline=timedelta(hours=3), threshold=3, min_count=3)
+    failures = [f for f in background(rng, days=1.5, per_hour=[1, 6, 40, 0.3][seed])
+                if f.timestamp.hour % 7 != 3]  # quiet hours: gaps in the series
+    for hours in (4, 11, 11.1, 20, 27):  # 11 and 11.1: two bursts with a quiet window between them
+        failures += burst(timedelta(hours=hours), 4, 30, "one_source", rng)
+    report = find_spikes(failures, settings)
+    dense = [0] * ((max(f.timestamp for f in failures) - START) // settings.window + 1)
+    for failure in failures:
+        dense[(failure.timestamp - START) // settings.window] += 1
+    offset = (report.windows["mx1"][0].start - START) // settings.window
+    expected = {START + (offset + i) * settings.window: verdict
+                for i, verdict in enumerate(_judged_as_before(dense[offset:], settings))}
+    got = {w.start: (w.baseline, w.score, w.spike) for w in report.windows["mx1"]}
+    assert len(got) == (sum(1 for n in dense if n) if sparse else len(dense) - offset)
+    assert all(repr(got[start]) == repr(expected[start]) for start in got)  # int or float medians alike
+    spike_windows = sorted(start for start, verdict in expected.items() if verdict[2])
+    runs = [start for start in spike_windows if start - settings.window not in spike_windows]
+    assert [s.start for s in report.spikes] == runs
+
+
+def test_failures_in_the_repeated_hour_of_dst_are_apart_by_their_instants():
+    # 02:55-02:59 CEST then 02:00-02:04 CET (fold=1): five minutes apart in real time, not 55 minutes back.
+    berlin = ZoneInfo("Europe/Berlin")
+    first = [datetime(2026, 10, 25, 2, 55 + i, tzinfo=berlin) for i in range(5)]
+    second = [datetime(2026, 10, 25, 2, i, fold=1, tzinfo=berlin) for i in range(5)]
+    report = find_spikes([Failure(m, "mx1", "192.0.2.9", "a") for m in first + second], SpikeSettings(per_ip=10))
+    assert [(o.max_in_window, o.first_seen, o.last_seen) for o in report.offenders] == [(10, first[0], second[-1])]
+
+
+def test_failures_without_a_time_are_counted_apart(catalogue):
+    events = [Event(kind=Kind.AUTH_FAILURE, host="mx1", client_ip="192.0.2.9"),
+              Event(timestamp=START, kind=Kind.AUTH_FAILURE, host="mx1", client_ip="192.0.2.9"),
+              Event(kind=Kind.DELIVERED, host="mx1")]
+    classifier = Classifier(catalogue)
+    tally = FailureTally(SpikeSettings()).add_events(events, classifier)
+    _, together = summarise_with_failures(events, classifier, SpikeSettings())
+    for found in (find_spikes(tally), find_spikes(together)):
+        assert (found.failures, found.failures_without_time) == (1, 1)
+    tally.merge(together)
+    assert (tally.failures, tally.failures_without_time) == (2, 2)
+
+
+def test_settings_refuse_a_window_or_baseline_of_nothing_or_of_more_than_ten_years():
+    for span in (timedelta(0), timedelta(days=3651)):
+        with pytest.raises(UsageError):
+            SpikeSettings(window=span)
+        with pytest.raises(UsageError):
+            SpikeSettings(baseline=span)
