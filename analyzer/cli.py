@@ -44,8 +44,10 @@ RulesOption = Annotated[Optional[list[Path]], typer.Option("--rules", help="Extr
                                                            "same format as patterns/catalogue); repeatable.")]
 LangOption = Annotated[Optional[str], typer.Option("--lang", help="en or ja (default: from the locale).")]
 PageFormatOption = Annotated[str, typer.Option("--format", "-f", help="text, markdown or json.")]
-JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Processes to read with (default: "
-                                                   "the number of cores; large files are cut in byte ranges).")]
+JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Processes to read with (default, "
+                                                   "and at most: the number of cores; never more than the files "
+                                                   "and byte ranges to read; large files are cut in byte "
+                                                   "ranges).")]
 EngineOption = Annotated[str, typer.Option("--engine", help="auto (blocks with pyarrow), line (line by line), or "
                                            "dask (on a Dask cluster, with --scheduler).")]
 # The spike detector's options, the same for `spikes` and `watch` (one algorithm, one set of parameters).
