@@ -70,6 +70,9 @@ class LinePattern:
     # With client_scope: the scope holds only when this group of the match starts right after the last
     # scope marker (Exim's set_id=, written last, whose marker a forged HELO may also hold).
     client_until: str | None = None
+    # False for a line that never carries a reply code (Exim's "SMTP protocol error in "<command>" ...",
+    # whose command is logged with its quotes unescaped): no code is read from its text.
+    reply_codes: bool = True
 
 
 # Bounds on a pattern or rule file (--rules is the user's, and may be anything): the largest packaged file
@@ -137,7 +140,8 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
             problems.append(f"{here}: field 'id' is used twice")
         seen.add(pattern_id)
         unknown = set(raw) - {"id", "services", "contains", "regex", "kind", "direction", "event",
-                              "infer", "note", "client_once", "client_scope", "reply_once", "client_until"}
+                              "infer", "note", "client_once", "client_scope", "reply_once", "client_until",
+                              "reply_codes"}
         if unknown:
             problems.append(f"{here}: unknown field(s) {sorted(unknown)}")
         services = raw.get("services")
@@ -178,6 +182,8 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
                 problems.append(f"{here}: field '{name}' must be a marker string or a list of them")
                 value = []
             markers[name] = tuple(value)
+        if not isinstance(raw.get("reply_codes", True), bool):
+            problems.append(f"{here}: field 'reply_codes' must be true or false")
         if raw.get("client_scope") is not None and not (isinstance(raw["client_scope"], str)
                                                         and raw["client_scope"]):
             problems.append(f"{here}: field 'client_scope' must be a marker string")
@@ -211,7 +217,8 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
                 event=bool(raw.get("event", True)), infer_reply_code=infer_code,
                 infer_enhanced_code=infer_enhanced, note=note, file=str(path),
                 client_once=markers["client_once"], client_scope=raw.get("client_scope"),
-                reply_once=markers["reply_once"], client_until=raw.get("client_until")))
+                reply_once=markers["reply_once"], client_until=raw.get("client_until"),
+                reply_codes=raw.get("reply_codes", True) is not False))
     if not data.get("pattern"):
         problems.append(f"{where}: no [[pattern]] tables")
     if problems:

@@ -206,7 +206,7 @@ class MtaParser:
         text = fields.get("reply_text")
         if text is not None and "reply_code" in fields:
             fields["reply_text"] = drop_continuations(text, fields["reply_code"], fields.get("enhanced_code"))
-        elif text is not None:
+        elif text is not None and pattern.reply_codes:
             code, enhanced, rest, command, host, ip = split_reply(text)
             if host is not None and pattern.direction is Direction.INBOUND:
                 # "host X[ip] said: 550 ..." inside a refusal this server made is text it quotes (a callout's
