@@ -130,7 +130,6 @@ class OutputFile:
         return MaillogError(f"{self.name}: could not be written ({exc.strerror or exc}); "
                             f"the previous file, if any, is unchanged")
 
-
     @contextlib.contextmanager
     def writing(self) -> Iterator[TextIO]:
         """The stream to write into; a failed write (disk full...) is a one-line error naming the file."""
