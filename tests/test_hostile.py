@@ -108,7 +108,8 @@ def test_client_text_cannot_forge_events_codes_or_addresses(template, payload):
 def _worst_cases(pattern, length: int) -> list[str]:
     """Strings built to make a backtracking regex slow: long runs of what its loops repeat."""
     literal = pattern.contains[0]
-    units = [" ", "a", "[", "]", "<", "(", "1.", ":", "=", ", x=", ", relay=", " [", "; from=<", "x=,"]
+    units = [" ", "a", "[", "]", "<", "(", "1.", ":", "=", ", x=", ", relay=", " [", "; from=<", "x=,",
+             '"', '"a', '<"', ') [']
     runs = [unit * (length // len(unit)) for unit in units]
     return [literal + run for run in runs] + [run + literal + run for run in runs[:4]]
 
