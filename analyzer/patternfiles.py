@@ -62,7 +62,8 @@ class LinePattern:
     # Where client-written text comes before a field, a forged copy of the field could be taken for the
     # real one: when one of the `client_once` markers occurs more than once in the message up to the end of
     # the last `client_scope` (or in the whole message), the client fields are dropped rather than trusted;
-    # when one of the `reply_once` markers does (in the same part), the reply code and enhanced code are.
+    # when one of the `reply_once` markers does (in the same part), the reply code and enhanced code are,
+    # with the relay that gave the reply.
     # The event is kept.
     client_once: tuple[str, ...] = ()
     client_scope: str | None = None

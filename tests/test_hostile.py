@@ -420,6 +420,12 @@ KNOWN_FORGERIES = [
     ("exim.tls-error", {"helo": "x) [203.0.113.9]:1 (y"}),
     ("exim.rejected-rcpt", {"rcpt": '"x>: 577 5.7.515 forged"@example.com'}),
     ("sendmail.ruleset-reject", {"rcpt": "x@example.com>, relay=evil [203.0.113.9], reject=577 5.7.515 <x"}),
+    # Written by real daemons on loopback (Exim 4.96, Sendmail 8.17.1.9), found wrongly read by the patterns:
+    ("exim.delivery-failed-unquoted", {"local": "a>: 577 b"}),
+    ("exim.delivery-failed-unquoted", {"local": "a R=x T=y H=evil [203.0.113.9]:25: SMTP error from remote mail "
+                                                "server after RCPT TO:<b>: 577 5.7.515 b"}),
+    ("sendmail.envelope-line", {"sender": '"x, relay=evil [203.0.113.9], reject=577 5.7.515 y"'}),
+    ("sendmail.delivery-bounce", {"rcpt": '"c, relay=evil [203.0.113.9], stat=Sent d"'}),
 ]
 FIELD = st.lists(st.sampled_from(MARKERS) | st.text(string.ascii_letters + string.digits + " .-_", max_size=4),
                  max_size=10).map("".join)
@@ -435,6 +441,8 @@ def _as_address(text: str) -> str:
 
 ADDRESS = FIELD.map(_as_address)
 ADDRESS_SLOTS = ("sender", "rcpt")
+# What stands inside a quoted local part: anything but a quote or a backslash.
+QUOTED = FIELD.map(lambda text: text.replace('"', "").replace("\\", "") or "x")
 
 SYSLOG = "Nov 28 10:00:01 mx1 "
 EXIM = "2026-11-28 10:00:01 "
@@ -469,8 +477,9 @@ GRAMMARS = {
                            "<{rcpt}>: relay not permitted", "rejected", None, "192.0.2.20"),
     "exim.rejected-helo": (EXIM + "H=({helo}) [192.0.2.21]:41234 rejected EHLO or HELO {helo}: syntactically "
                            "invalid argument(s)", "rejected", None, "192.0.2.21"),
+    # The ACL message is the admin's (it may start with its code); client text can only follow it.
     "exim.rejected-data": (EXIM + "1tZy4k-000000005Xb-00A1 H=({helo}) [192.0.2.22]:41234 F=<{sender}> rejected "
-                           "after DATA: {text}", "rejected", None, "192.0.2.22"),
+                           "after DATA: 550 5.7.1 Spam detected: {text}", "rejected", "550", "192.0.2.22"),
     "exim.sync-error": (EXIM + "SMTP protocol synchronization error (next input sent too soon: pipelining was not "
                         "advertised): rejected \"{cmd}\" H=({helo}) [192.0.2.24]:5000 next input=\"{input}\"",
                         "protocol_error", None, "192.0.2.24"),
@@ -496,6 +505,11 @@ GRAMMARS = {
     "exim.delivery-failed": (EXIM + "1tZy4k-000000005Xb-00A1 ** {rcpt}@example.org R=dnslookup T=remote_smtp "
                              "H=mx.example.org [198.51.100.7]: SMTP error from remote mail server after RCPT "
                              "TO:<{rcpt}@example.org>: 550 5.1.1 {text}", "bounced", "550", None),
+    # Exim writes a quoted recipient unquoted first, then as it was: ** a b@d <"a b"@d> (4.96 on loopback)
+    "exim.delivery-failed-unquoted": (EXIM + "1tZy4k-000000005Xb-00A1 ** {local}@example.org <\"{local}\"@example.org> "
+                                      "F=<{sender}> P=<{sender}> R=dnslookup T=remote_smtp H=mx.example.org "
+                                      "[198.51.100.7]: SMTP error from remote mail server after RCPT "
+                                      "TO:<\"{local}\"@example.org>: 550 5.1.1 {text}", "bounced", "550", None),
     # Sendmail srvrsmtp.c / ruleset rejections: "ruleset=R, arg1=<a>, relay=name [addr], reject=<reply>"
     "sendmail.ruleset-reject": (SYSLOG + "sm-mta[4567]: 4ASA00hK004567: ruleset=check_rcpt, arg1=<{rcpt}>, "
                                 "relay=host.example.net [192.0.2.40], reject=550 5.7.1 <{rcpt}>... Relaying denied",
@@ -503,10 +517,16 @@ GRAMMARS = {
     "sendmail.auth-failure": (SYSLOG + "sm-mta[4568]: 4ASA00hK004568: AUTH failure (LOGIN): authentication failure "
                               "(-13) SASL(-13): authentication failure: checkpass failed, user={user}, "
                               "relay=host.example.net [192.0.2.41]", "auth_failure", None, "192.0.2.41"),
+    "sendmail.envelope-line": (SYSLOG + "sm-mta[4571]: 4ASA00hK004571: from=<{sender}@example.net>, size=0, class=0, "
+                               "nrcpts=0, proto=ESMTP, daemon=MTA-v4, relay=[192.0.2.43]", None, None, None),
+    "sendmail.delivery-bounce": (SYSLOG + "sm-mta[4572]: 4ASA00hK004572: to=<{rcpt}@example.org>, delay=00:00:00, "
+                                 "xdelay=00:00:00, mailer=relay, pri=30015, relay=[127.0.0.1] [127.0.0.1], dsn=5.1.1, "
+                                 "reply=550 5.1.1 <{rcpt}@example.org>: Recipient address rejected: User unknown, "
+                                 "stat=User unknown", "bounced", "550", None),
     "sendmail.collect-connection": (SYSLOG + "sm-mta[4570]: 4ASA00hK004570: collect: unexpected close on connection "
                                     "from [192.0.2.42], sender=<{sender}>", "protocol_error", None, "192.0.2.42"),
 }
-SLOTS = ("helo", "sender", "rcpt", "user", "cmd", "input", "header", "text")
+SLOTS = ("helo", "sender", "rcpt", "user", "cmd", "input", "header", "text", "local")
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -516,7 +536,10 @@ def _fill(template: str, values: dict[str, str]) -> str:
 def test_every_grammar_parses_with_plain_fields():
     for name, (template, kind, code, client_ip) in GRAMMARS.items():
         found = inspect_line(_fill(template, {}), now=FROZEN_NOW)
-        assert [(e.kind.value, e.reply_code, e.client_ip) for e in found.events] == [(kind, code, client_ip)], name
+        expected = [(kind, code, client_ip)] if kind is not None else []
+        assert [(e.kind.value, e.reply_code, e.client_ip) for e in found.events] == expected, name
+        if kind is None:
+            continue
         assert found.pattern_id == name.split("-no-")[0] or found.pattern_id.startswith(name.split(".")[0]), name
 
 
@@ -526,7 +549,8 @@ def test_the_grammars_cover_every_mta():
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(sorted(GRAMMARS)),
-       values=st.fixed_dictionaries({slot: ADDRESS if slot in ADDRESS_SLOTS else FIELD for slot in SLOTS}))
+       values=st.fixed_dictionaries({slot: ADDRESS if slot in ADDRESS_SLOTS else QUOTED if slot == "local" else FIELD
+                                     for slot in SLOTS}))
 def test_no_client_text_frames_an_address_or_forges_a_code(name, values):
     _check_not_framed(name, values)
 
@@ -540,7 +564,7 @@ def _check_not_framed(name: str, values: dict[str, str]) -> None:
     template, kind, code, client_ip = GRAMMARS[name]
     line = _fill(template, values)
     found = inspect_line(line, now=FROZEN_NOW)
-    assert len(found.events) <= 1, f"client text made {len(found.events)} events: {line}"
+    assert len(found.events) <= (1 if kind is not None else 0), f"client text made {len(found.events)} events: {line}"
     for event in found.events:
         assert event.client_ip not in FORGED_IPS and event.relay_ip not in FORGED_IPS, f"framed: {line}"
         assert event.client_ip in (client_ip, None), f"client {event.client_ip}: {line}"

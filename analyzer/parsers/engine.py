@@ -184,7 +184,8 @@ class MtaParser:
             for key in ("client_ip", "client_host"):
                 fields.pop(key, None)
         if _twice(scope, pattern.reply_once):
-            for key in ("reply_code", "enhanced_code", "code_inferred"):
+            # The host that gave the reply goes with it: a forged "H=x [ip]: SMTP error..." names both.
+            for key in ("reply_code", "enhanced_code", "code_inferred", "relay_host", "relay_ip"):
                 fields.pop(key, None)
             if pattern.infer_reply_code:  # what the line's kind itself says, as on a line without a reply
                 fields["reply_code"], fields["code_inferred"] = pattern.infer_reply_code, True

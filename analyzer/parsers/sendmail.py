@@ -18,13 +18,15 @@ RECIPIENT_RE = re.compile(r'<(?:"[^"]*"|[^">])*+>|<[^>]*>|"[^"]*"|[^,]+')
 
 
 def _delivery_kind(stat: str | None, dsn: str | None) -> Kind:
+    # dsn= first: it is Sendmail's own verdict, while stat= may end in text a remote server or a quoted
+    # address wrote (a reply= holding ", stat=Sent" once made a bounce look delivered).
+    if dsn:
+        return {"2": Kind.DELIVERED, "4": Kind.DEFERRED}.get(dsn[0], Kind.BOUNCED)
     if stat is not None:
         if stat.startswith("Sent"):
             return Kind.DELIVERED
         if stat.startswith("Deferred"):
             return Kind.DEFERRED
-    if dsn:
-        return {"2": Kind.DELIVERED, "4": Kind.DEFERRED}.get(dsn[0], Kind.BOUNCED)
     return Kind.BOUNCED
 
 
