@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .catalogue import Catalogue
 from .classify import CLASSIFICATION_FIELDS, Classifier
-from .errors import MaillogError, check_format
+from .errors import MaillogError, UsageError, check_format
 from .events import EVENT_FIELDS, Event, LineOutcome, ParseStats, event_record
 from .reader import inspect_line
 from .report import BIDI_CONTROLS, neutralise_cell
@@ -150,6 +150,9 @@ def output_files(targets: Iterable[str | Path | None]) -> Iterator[list[OutputFi
     try:
         for target in targets:
             prepared.append(None if target is None or str(target) == "-" else OutputFile(target))
+        named = [output for output in prepared if output is not None and not output.direct]
+        if len({output.path for output in named}) < len(named):  # the last renamed would hide the others
+            raise UsageError(f"{named[-1].name}: named for two outputs; give each its own file")
         yield prepared
         for prepared_file in prepared:
             if prepared_file is not None:

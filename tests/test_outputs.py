@@ -233,3 +233,13 @@ def test_report_says_how_many_events_had_no_usable_time(tmp_path):
     import csv
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert "1 events had no usable time stamp" in result.stderr and [row["count"] for row in rows] == ["1"]
+
+
+def test_two_outputs_naming_one_file_are_refused(tmp_path, monkeypatch):
+    def never(*_args, **_kwargs):
+        raise AssertionError("the inputs were read before the outputs were checked")
+    monkeypatch.setattr(parallel, "collect", never)
+    same = tmp_path / "same.out"
+    result = _report(str(SAMPLE_LOGS), "-o", str(same), "--html", str(same))
+    assert result.exit_code == 2 and "named for two outputs" in result.stderr
+    assert list(tmp_path.iterdir()) == []

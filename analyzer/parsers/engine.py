@@ -96,9 +96,35 @@ def _trusted_scope(message: str, pattern: LinePattern, found) -> str:
     return message
 
 
-def _twice(scope: str, markers: tuple[str, ...]) -> bool:
-    """True when a marker occurs twice where only one can be the MTA's own."""
-    return any(scope.count(marker) > 1 for marker in markers)
+_ADDRESS_AFTER: dict[str, re.Pattern] = {}
+
+
+def _addresses_after(scope: str, marker: str) -> list[str]:
+    """The addresses that follow `marker` (one that opens a bracketed address, such as Exim's ") [")."""
+    found = _ADDRESS_AFTER.get(marker)
+    if found is None:
+        found = _ADDRESS_AFTER[marker] = re.compile(re.escape(marker) + r"(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]")
+    return [ip for ip in map(normalise_ip, found.findall(scope)) if ip]
+
+
+def _forged_client(scope: str, markers: tuple[str, ...], client_ip: str | None) -> bool:
+    """True when a client marker occurs twice where only one can be the MTA's own. For a marker that opens
+    an address, only another address is a second copy: "a) [b" in a quoted address names nobody, and the
+    client's own address again frames nobody."""
+    for marker in markers:
+        if marker.endswith("["):
+            if any(ip != client_ip for ip in _addresses_after(scope, marker)):
+                return True
+        elif scope.count(marker) > 1:
+            return True
+    return False
+
+
+def _forged_reply(scope: str, markers: tuple[str, ...]) -> bool:
+    """True when the marker before the MTA's reply occurs twice: which one starts the reply is a guess
+    (even around the client's own address, which a HELO may repeat with a forged reply after it)."""
+    return any((len(_addresses_after(scope, marker)) if marker.endswith("[") else scope.count(marker)) > 1
+               for marker in markers)
 
 
 Finisher = Callable[[dict, LinePattern, str], list[dict]]
@@ -180,10 +206,10 @@ class MtaParser:
         fields = {name: value for name, value in zip(names, found.groups()) if value is not None and name}
         fields = self._normalise(fields, pattern)
         scope = _trusted_scope(message, pattern, found) if pattern.client_once or pattern.reply_once else ""
-        if _twice(scope, pattern.client_once):
+        if _forged_client(scope, pattern.client_once, fields.get("client_ip")):
             for key in ("client_ip", "client_host"):
                 fields.pop(key, None)
-        if _twice(scope, pattern.reply_once):
+        if _forged_reply(scope, pattern.reply_once):
             # The host that gave the reply goes with it: a forged "H=x [ip]: SMTP error..." names both.
             for key in ("reply_code", "enhanced_code", "code_inferred", "relay_host", "relay_ip"):
                 fields.pop(key, None)
