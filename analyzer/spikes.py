@@ -57,6 +57,9 @@ class SpikeSettings:
             if not timedelta(0) < span <= MAX_DURATION:
                 raise UsageError(f"{name} {span} is out of range: more than zero and at most "
                                  f"{MAX_DURATION.days} days")
+        # nan compares false with every score, so no window would ever be a spike, and nobody would know
+        if not (math.isfinite(self.threshold) and self.threshold >= 0):
+            raise UsageError(f"--threshold {self.threshold:g}: give a number of scaled MADs, 0 or more")
 
 
 @dataclass(slots=True)

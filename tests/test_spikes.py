@@ -281,3 +281,12 @@ def test_settings_refuse_a_window_or_baseline_of_nothing_or_of_more_than_ten_yea
             SpikeSettings(window=span)
         with pytest.raises(UsageError):
             SpikeSettings(baseline=span)
+
+
+@pytest.mark.parametrize("threshold", ["nan", "-1", "inf"])
+def test_a_threshold_that_can_judge_nothing_is_refused(threshold):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+    result = CliRunner().invoke(app, ["spikes", str(SAMPLE_LOGS), "--threshold", threshold])
+    assert result.exit_code == 2 and "--threshold" in result.stderr and len(result.stderr.splitlines()) == 1
