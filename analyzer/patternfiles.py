@@ -63,8 +63,8 @@ class LinePattern:
     # real one: when one of the `client_once` markers occurs more than once in the message up to the end of
     # the last `client_scope` (or in the whole message), the client fields are dropped rather than trusted;
     # when one of the `reply_once` markers does (in the same part), the reply code and enhanced code are,
-    # with the relay that gave the reply.
-    # The event is kept.
+    # with the relay that gave the reply. The event is kept. A marker ending in "[" (Exim's ") [") counts
+    # only where an address follows it, and for the client only an address other than the one taken.
     client_once: tuple[str, ...] = ()
     client_scope: str | None = None
     reply_once: tuple[str, ...] = ()
