@@ -109,7 +109,7 @@ def _worst_cases(pattern, length: int) -> list[str]:
     """Strings built to make a backtracking regex slow: long runs of what its loops repeat."""
     literal = pattern.contains[0]
     units = [" ", "a", "[", "]", "<", "(", "1.", ":", "=", ", x=", ", relay=", " [", "; from=<", "x=,",
-             '"', '"a', '<"', ') [']
+             '"', '"a', '<"', ' <"', ') [']
     runs = [unit * (length // len(unit)) for unit in units]
     return [literal + run for run in runs] + [run + literal + run for run in runs[:4]]
 
@@ -510,6 +510,9 @@ GRAMMARS = {
                                       "F=<{sender}> P=<{sender}> R=dnslookup T=remote_smtp H=mx.example.org "
                                       "[198.51.100.7]: SMTP error from remote mail server after RCPT "
                                       "TO:<\"{local}\"@example.org>: 550 5.1.1 {text}", "bounced", "550", None),
+    "exim.delivered-unquoted": (EXIM + "1tZy4k-000000005Xb-00A1 => {local}@example.org <\"{local}\"@example.org> "
+                                "F=<{sender}> P=<{sender}> R=dnslookup T=remote_smtp H=mx.example.org "
+                                "[198.51.100.7] C=\"250 2.0.0 OK {text}\" QT=1s DT=0s", "delivered", "250", None),
     # Sendmail srvrsmtp.c / ruleset rejections: "ruleset=R, arg1=<a>, relay=name [addr], reject=<reply>"
     "sendmail.ruleset-reject": (SYSLOG + "sm-mta[4567]: 4ASA00hK004567: ruleset=check_rcpt, arg1=<{rcpt}>, "
                                 "relay=host.example.net [192.0.2.40], reject=550 5.7.1 <{rcpt}>... Relaying denied",
@@ -538,6 +541,7 @@ PATTERN_OF = {"postfix.smtpd-reject-sender": "postfix.smtpd-reject", "postfix.sm
               "exim.auth-failed-no-set-id": "exim.auth-failed", "exim.rejected-data": "exim.rejected-command",
               "exim.sync-error-greeting": "exim.sync-error", "exim.command-timeout": "exim.connection-lost",
               "exim.delivery-failed-unquoted": "exim.delivery-failed", "sendmail.envelope-line": None,
+              "exim.delivered-unquoted": "exim.delivered",
               "sendmail.delivery-bounce": "sendmail.delivery"}
 
 
