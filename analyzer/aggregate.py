@@ -16,10 +16,11 @@ import heapq
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from .classify import Classification, Classifier
 from .events import Event, Kind
+from .timestamps import ONE_DAY
 
 EXACT_DISTINCT = 4096
 SKETCH_SIZE = 4096
@@ -255,7 +256,6 @@ def _merge_counters(mine: Counter, theirs: Counter) -> Counter:
 
 
 NO_VALUE = "-"
-ONE_DAY = timedelta(days=1)
 KIND_VALUES = {kind: kind.value for kind in Kind}
 FAILED_DELIVERIES = frozenset({Kind.BOUNCED, Kind.DEFERRED, Kind.EXPIRED})
 # Kinds with a section of their own beyond the counts: rejected clients, failing domains, auth sources.
@@ -302,7 +302,7 @@ class Summary:
             day = stamp.date()
             if day != self._day:
                 self._day, self._day_text = day, day.isoformat()
-                if day > date.min:  # a line can say 0001-01-01: there is no day before it
+                if day != day.min:  # a line can say 0001-01-01: there is no day before it
                     self._pack_rows_before((day - ONE_DAY).isoformat())
             key = (self._day_text, host, event.mta, kind, reply_code, enhanced_code, entry_id)
             row = self.daily.get(key)

@@ -384,12 +384,16 @@ def main() -> None:
             sys.stdout.flush()  # here, where a failure can still be reported, rather than at exit
     except BrokenPipeError:
         # The reader went away (`maillog events ... | head`): stop quietly, as the CLI library does.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         sys.exit(1)
     except OSError as exc:  # what reaches here is a write to standard output: inputs and files have their own
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         where = exc.filename or "standard output"
         typer.echo(f"maillog: error: {where}: could not be written ({exc.strerror or exc})", err=True)
         sys.exit(2)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's flush at exit does not fail a second time."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -72,10 +72,12 @@ def _plan(sources: list[Source], parts: int, options: ReadOptions, max_range: in
     cut = parts > 1 and blockscan.available() and options.year is None and options.engine != "line"
     units: list[tuple[Source, bool]] = []
     for source in sources:
+        head = None if source.streamed else _head(source, JOURNAL_SNIFF_BYTES)
+        if head is None or compression(head) is not None:
+            units.append((source, False))  # read to its end; an unreadable file is the reader's to report
+            continue
         size = source.size()
-        if source.streamed or not _plain(source):
-            units.append((source, False))
-        elif not cut or size < MIN_RANGE_BYTES or not _cuttable(source):
+        if not cut or size < MIN_RANGE_BYTES or is_journal_head(head):  # a journald record may span a cut
             units.append((replace(source, end=size), False))
         else:
             count = max(min(parts * 2, math.ceil(size / MIN_RANGE_BYTES)), math.ceil(size / max_range), 2)
@@ -83,28 +85,13 @@ def _plan(sources: list[Source], parts: int, options: ReadOptions, max_range: in
     return units
 
 
-def _plain(source: Source) -> bool:
+def _head(source: Source, size: int) -> bytes | None:
+    """The first `size` bytes of a local file, as stored; None when it cannot be read."""
     try:
-        return not _compressed(source)
+        with open(source.path, "rb") as handle:
+            return handle.read(size)
     except OSError:
-        return False  # the reader reports it
-
-
-def _cuttable(source: Source) -> bool:
-    """True for a plain (uncompressed) file of lines, judged from one look at its head: a compressed file
-    cannot be entered in the middle, and a journald record may span a cut."""
-    head = _head(source, JOURNAL_SNIFF_BYTES)
-    return compression(head) is None and not is_journal_head(head)
-
-
-def _compressed(source: Source) -> bool:
-    return compression(_head(source, 6)) is not None
-
-
-def _head(source: Source, size: int) -> bytes:
-    """The first `size` bytes of a local file, as stored."""
-    with open(source.path, "rb") as handle:
-        return handle.read(size)
+        return None
 
 
 def _ranges(source: Source, count: int, size: int) -> list[Source]:
@@ -222,14 +209,10 @@ def run(sources: list[Source], job: Job, jobs: int, scheduler: str | None = None
 
 
 def _read_as_stored(unit: Source) -> bool:
-    """True when the bytes a reader counts are the bytes of the file, which the total is made of: not for a
-    compressed file (its reader counts what it decompresses), stdin or a URL."""
-    if unit.streamed:
-        return False
-    try:
-        return not _compressed(unit)
-    except OSError:
-        return False  # the reader reports it
+    """True when the bytes a reader counts are the bytes of the file, which the total is made of: for the
+    plain files, whose planned units carry the size they end at; not for a compressed file (its reader
+    counts what it decompresses), stdin or a URL."""
+    return unit.end is not None
 
 
 def _progress_within(progress: Callable[[int, int], None], size_before: int, lines_before: int, unit_size: int,

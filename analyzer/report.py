@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import re
 import datetime as dt
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from .aggregate import NO_VALUE, Summary, per_day_counts
 from .catalogue import Catalogue
 from .errors import UsageError
 from .events import Kind
+from .timestamps import ONE_DAY
 
 if TYPE_CHECKING:  # pandas is imported where a table is built: it is a fifth of the start-up of a
     import pandas as pd  # command, and events, spikes, watch and explain build no table
 
-ONE_DAY = timedelta(days=1)
 KIND_ORDER = [k.value for k in Kind]
 DAILY_COLUMNS = ["date", "host", "mta", "kind", "direction", "reply_code", "enhanced_code", "entry_id", "category",
                  "permanent", "title", "count", "distinct_clients", "distinct_senders", "distinct_recipients",

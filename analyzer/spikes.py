@@ -495,11 +495,8 @@ def summarise_with_failures(events: Iterable[Event], classifier: Classifier,
     """One pass for `analyze`: the report Summary and the failure tally behind its spike section."""
     summary = Summary()
     tally = FailureTally(settings)
-    add_event, add_failure = summary.add, tally.add
+    add_event, add_failure = summary.add, tally.add_event
     for event in events:
         add_event(event, classifier(event))
-        if is_failure(event, classifier):  # the classifier remembers: no second search
-            add_failure(failure_of(event))
-        elif event.timestamp is None and _fails_authentication(event, classifier):
-            tally.failures_without_time += 1
+        add_failure(event, classifier)  # the classifier remembers: no second search
     return summary, tally
