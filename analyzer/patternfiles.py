@@ -43,6 +43,27 @@ PATTERN_GROUPS = (frozenset(EVENT_FIELDS) - HEADER_FIELDS) | HELPER_GROUPS
 BASIC_CODE_RE = regex.compile(r"[2-5]\d\d")
 ENHANCED_CODE_RE = regex.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 ID_RE = regex.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
+# A group name is a field name, or a field name with a "__tag" suffix: linear-time engines (RE2, Rust regex)
+# refuse a name used twice, so a field read in two alternatives is written sender__bare, sender__quoted.
+GROUP_TAG_RE = regex.compile(r"__[a-z0-9_]+\Z")
+# <<name/tag>> is the fragment with every group name tagged: a fragment used twice in one pattern.
+FRAGMENT_REF_RE = regex.compile(r"<<(\w+)(?:/([a-z0-9]+))?>>")
+GROUP_NAME_RE = regex.compile(r"\(\?P<(\w+)>")
+
+
+def field_of_group(name: str) -> str:
+    """The Event field (or helper) a regex group fills: its name without a "__tag" suffix."""
+    return GROUP_TAG_RE.sub("", name)
+
+
+def joined_regex(source: str) -> str:
+    """A regex written across lines, as one: each line without its indentation and trailing blanks, and
+    lines that start with "#" dropped as comments. RE2 has no verbose mode, so a long pattern is laid out
+    in the file and joined here; a space that matters at a line's edge is written [ ]."""
+    if "\n" not in source:
+        return source
+    lines = (line.strip() for line in source.splitlines())
+    return "".join(line for line in lines if line and not line.startswith("#"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +127,14 @@ def _read_toml(path: Path) -> dict:
 
 
 def _expand(text: str, fragments: dict[str, str]) -> str:
-    for name, fragment in fragments.items():
-        text = text.replace(f"<<{name}>>", fragment)
-    return text
+    def fragment(found: regex.Match) -> str:
+        name, tag = found.group(1), found.group(2)
+        if name not in fragments:
+            return found.group(0)
+        if tag is None:
+            return fragments[name]
+        return GROUP_NAME_RE.sub(lambda group: f"(?P<{group.group(1)}__{tag}>", fragments[name])
+    return FRAGMENT_REF_RE.sub(fragment, text)
 
 
 def load_line_patterns(path: Path) -> list[LinePattern]:
@@ -190,6 +216,8 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
             problems.append(f"{here}: field 'client_scope' must be a marker string")
         source = raw.get("regex")
         compiled = None
+        if isinstance(source, str):
+            source = joined_regex(source)
         if not isinstance(source, str) or not source.startswith("^"):
             problems.append(f"{here}: field 'regex' must be a string anchored with '^'")
         else:
@@ -201,14 +229,15 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
             except regex.error as exc:
                 problems.append(f"{here}: field 'regex' does not compile: {exc}")
             else:
-                bad_groups = set(compiled.groupindex) - PATTERN_GROUPS
+                group_fields = {field_of_group(name) for name in compiled.groupindex}
+                bad_groups = group_fields - PATTERN_GROUPS
                 if bad_groups:
                     problems.append(f"{here}: field 'regex' has groups that are not Event fields: "
                                     f"{sorted(bad_groups)}")
                 if raw.get("client_until") is not None and raw["client_until"] not in compiled.groupindex:
                     problems.append(f"{here}: field 'client_until' must name a group of the regex")
                 event = raw.get("event", True)
-                if event and kind is None and "status" not in compiled.groupindex:
+                if event and kind is None and "status" not in group_fields:
                     problems.append(f"{here}: field 'kind' is needed (or a 'status' group)")
         if len(problems) == before and compiled is not None:
             patterns.append(LinePattern(

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..events import Direction, Kind
-from ..patternfiles import GUARDED_LENGTH, PATTERNS_DIR, TIMEOUT_SECONDS, LinePattern, load_line_patterns
+from ..patternfiles import (GUARDED_LENGTH, PATTERNS_DIR, TIMEOUT_SECONDS, LinePattern, field_of_group,
+                            load_line_patterns)
 
 
 class Unrecognised:
@@ -160,7 +161,7 @@ class MtaParser:
                 if pattern.services is None or service in pattern.services:
                     names: list[str | None] = [None] * pattern.regex.groups
                     for name, index in pattern.regex.groupindex.items():
-                        names[index - 1] = name
+                        names[index - 1] = field_of_group(name)
                     found.extend((literal, pattern, tuple(names)) for literal in pattern.contains)
             self._by_service[service] = found
         return found
