@@ -12,9 +12,9 @@ from .engine import split_reply
 from .engine import MtaParser
 
 LOCAL_MAILERS = frozenset({"local", "prog", "cyrus", "cyrusv2", "*file*", "*include*", "procmail"})
-# One address of a to= list: <"a>,<b>"@x> is one (a quoted local part may hold ">" and ","); one whose
-# quote never closes is taken up to its first ">" (as the pattern's addr fragment does).
-RECIPIENT_RE = re.compile(r'<(?:"[^"]*"|[^">])*+>|<[^>]*>|"[^"]*"|[^,]+')
+# One address of a to= list, as the pattern's recipient fragment reads it: <"a>,<b>"@x> is one (a quoted
+# local part may hold ">" and ","), and so is an unbracketed "q, x"@y.
+RECIPIENT_RE = re.compile(r'<[^">]*(?:"[^"]*"[^">]*)*>|(?:[^,"<\s]|"[^"]*")[^,"<]*(?:"[^"]*"[^,"<]*)*')
 
 
 def _delivery_kind(stat: str | None, dsn: str | None) -> Kind:
