@@ -93,6 +93,7 @@ def _foreign_programs(longest: int) -> str:
             f"|[eE](?:{_printable_except('[]:/xX')}{rest}{{0,{longest - 2}}})?")
 
 
+NON_ASCII = "[^\\x00-\\x7f]"
 # The quiet lines no MTA search claimed and whose program is surely none of theirs: foreign.
 FOREIGN_HEADER = _header(_foreign_programs(128), _foreign_programs(48))
 
@@ -120,14 +121,53 @@ class Block:
     quiet: dict[str, int]              # mta -> quiet lines with that MTA's header; "" -> foreign
 
 
+def claimed_in_bulk(pattern) -> bool:
+    """A pattern of a line known to carry no event that applies to every service: the block engine tests
+    these on whole blocks at once, and only lines none of them claims are parsed one by one."""
+    return not pattern.event and pattern.services is None
+
+
 def _prefilter_pattern(forced: str | None) -> str:
     literals: set[str] = set()
     for name, parser in PARSERS.items():
         if forced is None or forced == name:
             for pattern in parser.patterns:
-                literals.update(pattern.contains)
+                if not claimed_in_bulk(pattern):
+                    literals.update(pattern.contains)
     # RE2 syntax: escaped literals, and the reply-code hint the line path also uses.
     return "|".join(re.escape(literal) for literal in sorted(literals)) + "|" + CODE_HINT_RE.pattern
+
+
+# What Exim's prepare() takes off a message before the patterns see it: the first part marker of a long
+# entry, a [pid], and Exim's own time stamp in a syslog copy.
+_EXIM_MESSAGE_PREFIX = (r"(?:\[1[\\/]\d{1,5}\] )?(?:\[\d{1,10}\] )?"
+                        r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?(?: \[\d+\])? )?")
+_GROUP_NAME = re.compile(r"\(\?P<\w+>")
+# An unescaped "$": the lines of a block keep their line end, which RE2's "$" does not pass over.
+_END_ANCHOR = re.compile(r"(?<!\\)\$")
+
+
+def _quiet_messages(mta: str) -> str | None:
+    """One RE2 search for the messages an MTA's bulk-claimed patterns know (their regexes side by side),
+    or None when it has none."""
+    alternatives = [_END_ANCHOR.sub(r"\\r?\\n?$", _GROUP_NAME.sub("(?:", pattern.regex.pattern[1:]))
+                    for pattern in PARSERS[mta].patterns if claimed_in_bulk(pattern)]
+    if not alternatives:
+        return None
+    prefix = _EXIM_MESSAGE_PREFIX if mta == "exim" else ""
+    return prefix + "(?:" + "|".join(f"(?:{alternative})" for alternative in alternatives) + ")"
+
+
+_QUIET_SEARCHES: dict[tuple[str | None, str], str | None] = {}
+
+
+def _quiet_search(forced: str | None, mta: str, header: str) -> str | None:
+    """The header of an MTA's lines followed by a message one of its bulk-claimed patterns knows."""
+    key = (forced, mta)
+    if key not in _QUIET_SEARCHES:
+        messages = _quiet_messages(mta)
+        _QUIET_SEARCHES[key] = None if messages is None else f"(?:{header}){messages}"
+    return _QUIET_SEARCHES[key]
 
 
 def scan(stream: BinaryIO, max_line: int, forced: str | None = None, first_line_no: int = 1,
@@ -216,18 +256,28 @@ def _count_quiet(lines, candidate_mask: "np.ndarray", forced: str | None, quiet:
     others, to be parsed like candidates."""
     # Each header is searched only among the quiet lines no earlier header claimed, in the order
     # identify_program() decides between MTAs, so that a line is counted once and as the line path would.
+    # A line no pattern knows is unknown, whatever its header: a line with an MTA's header is counted in
+    # bulk only when its message is one that MTA's bulk-claimed patterns know, and only when it is ASCII
+    # (RE2's \w \d \s are ASCII, Python's are not, and \S would take a Unicode space); the rest is parsed.
     remaining = pc.filter(lines, _arrow_bools(~candidate_mask))
     positions = np.flatnonzero(~candidate_mask)
     headers = QUIET_HEADERS.items() if forced is None else [(forced, ANY_HEADER)]
+    ascii_only = None
     for name, header in headers:
         if not len(remaining):
             break
-        claimed = _bools(pc.match_substring_regex(remaining, header))
+        search = _quiet_search(forced, name, header)
+        if search is None:
+            continue
+        if ascii_only is None:
+            ascii_only = ~_bools(pc.match_substring_regex(remaining, NON_ASCII))
+        claimed = _bools(pc.match_substring_regex(remaining, search)) & ascii_only
         hits = int(claimed.sum())
         if hits:
             quiet[name] = hits
             remaining = pc.filter(remaining, _arrow_bools(~claimed))
             positions = positions[~claimed]
+            ascii_only = ascii_only[~claimed]
     if forced is None and len(remaining):
         foreign = _bools(pc.match_substring_regex(remaining, FOREIGN_HEADER))
         quiet[""] = int(foreign.sum())

@@ -348,15 +348,22 @@ def compare(first: Annotated[str, typer.Argument(help="A reply code, enhanced co
 @app.command("check-patterns")
 def check_patterns(inputs: Inputs, mta: MtaOption = None, rules: RulesOption = None,
                    only_unmatched: Annotated[bool, typer.Option("--unmatched", help="Show only lines no "
-                                                                "pattern matched.")] = False) -> None:
+                                                                "pattern matched.")] = False,
+                   shapes: Annotated[bool, typer.Option("--shapes", help="With --unmatched: group those lines by "
+                                                        "shape (addresses, ids, names and numbers masked), most "
+                                                        "frequent first, one example each.")] = False) -> None:
     """Show, for each line, which line pattern and which catalogue rule matched it (to teach a new line).
 
-    Example: maillog check-patterns /var/log/mail.log --unmatched
+    Example: maillog check-patterns /var/log/mail.log --unmatched --shapes
     """
     try:
+        if shapes and not only_unmatched:
+            raise UsageError("--shapes groups the unmatched lines: give it with --unmatched")
         sources = expand_inputs(inputs)
         load_all_patterns()
-        for line in output.check_lines(sources, load_catalogue(rules), mta=mta, only_unmatched=only_unmatched):
+        found = (output.check_shapes(sources, mta=mta) if shapes else
+                 output.check_lines(sources, load_catalogue(rules), mta=mta, only_unmatched=only_unmatched))
+        for line in found:
             typer.echo(line)
     except MaillogError as error:
         raise _fail(error) from None

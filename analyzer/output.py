@@ -225,6 +225,11 @@ def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: 
     return written
 
 
+# What check-patterns shows of an event beside its kind and codes: every field the pattern extracted.
+SHOWN_FIELDS = ("client_host", "client_ip", "relay_host", "relay_ip", "sender", "recipient", "queue_id", "command",
+                "sasl_method", "sasl_username", "direction", "code_inferred", "reply_text")
+
+
 def check_line_text(line: str, catalogue: Catalogue, mta: str | None = None) -> list[str]:
     """What check-patterns prints for one line: the pattern, then each event's fields and entry."""
     inspection = inspect_line(line, mta=mta)
@@ -237,6 +242,11 @@ def check_line_text(line: str, catalogue: Catalogue, mta: str | None = None) -> 
                       f"enhanced_code={event.enhanced_code or '-'} client_ip={event.client_ip or '-'} "
                       f"entry={found.entry_id or '-'} matched_by={found.matched_by or '-'}"
                       + (f" detail={sanitize(found.detail)}" if found.detail else ""))
+        extracted = [(name, getattr(event, name)) for name in SHOWN_FIELDS if name != "client_ip"]
+        shown = [f"{name}={sanitize(str(getattr(value, 'value', value)))}" for name, value in extracted
+                 if value not in (None, "", False)]
+        if shown:
+            result.append("      " + " ".join(shown))
     return result
 
 
@@ -251,6 +261,30 @@ def check_lines(sources: list[Source], catalogue: Catalogue, mta: str | None = N
                 continue
             yield f"{source.name}:{line_no}: {sanitize(line)}"
             yield from report
+    for problem in problems:
+        yield f"warning: {problem}"
+
+
+def check_shapes(sources: list[Source], mta: str | None = None) -> Iterator[str]:
+    """check-patterns --unmatched --shapes: the lines no pattern knows, grouped by shape, most frequent
+    first, with a count and one example each."""
+    from .shapes import group_shapes
+    problems: list[str] = []
+    total = 0
+
+    def unknown_lines() -> Iterator[tuple[str, str]]:
+        nonlocal total
+        for source in sources:
+            for line_no, line in enumerate(read_lines(source, problems), start=1):
+                if inspect_line(line, mta=mta).outcome is LineOutcome.UNRECOGNISED:
+                    total += 1
+                    yield f"{source.name}:{line_no}", line
+    shapes, dropped = group_shapes(unknown_lines(), mta)
+    yield f"{total} unrecognised lines in {len(shapes)} shapes" + (
+        f" ({dropped} more lines in shapes past the first {len(shapes)})" if dropped else "")
+    for shape in shapes:
+        yield f"{shape.count:>8}  {sanitize(shape.text)}"
+        yield f"{'':>8}  e.g. {shape.where}: {sanitize(shape.example)}"
     for problem in problems:
         yield f"warning: {problem}"
 

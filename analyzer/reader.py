@@ -145,9 +145,6 @@ class LineHandler:
         except TimeoutError:
             tally[mta, REGEX_TIMEOUT] += 1
             return NO_EVENTS
-        if result is None:
-            tally[mta, NO_EVENT] += 1
-            return NO_EVENTS
         if result is UNRECOGNISED:
             tally[mta, UNRECOGNISED_LINE] += 1
             if self.unparsed is not None:

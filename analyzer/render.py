@@ -123,7 +123,7 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
             body["auth_failures"] = found_spikes.failures
             body["spikes"] = [spike.record() for spike in found_spikes.spikes]
         body["approximate"] = approximate
-        body["lines"] = {"read": stats.lines_read, "events": stats.events,
+        body["lines"] = {"read": stats.lines_read, "events": stats.events, "unrecognised": unparsed,
                          "by_mta": {m: dict(c) for m, c in stats.by_mta.items()},
                          "undecodable": stats.undecodable_lines,
                          "events_outside_range": stats.events_outside_range,
@@ -141,6 +141,8 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
         if found_spikes is not None:
             parts.insert(6, f"## {heads[9]}\n\n" + "\n".join(f"- {line}" for line in spike_lines))
         parts.append(f"## {heads[7]}\n\n```\n{format_stats(stats)}\n```")
+        if unparsed:
+            parts.append(unrecognised_hint(unparsed))
         parts.append(f"{share:.1%} {heads[8]}")
         return "\n\n".join(parts)
     shown_codes = tables["top_codes"]
@@ -156,11 +158,17 @@ def format_analysis(summary: Summary, stats: ParseStats, catalogue: Catalogue, l
     sections.append((heads[7], "\n".join("  " + line for line in format_stats(stats).splitlines())))
     bold, plain = ("\x1b[1m", "\x1b[0m") if colour else ("", "")
     body = "\n\n".join(f"{bold}{title}{plain}\n{text}" for title, text in sections)
-    hint = f"\n  {unparsed} unrecognised lines: see them with --unparsed FILE" if unparsed else ""
+    hint = f"\n  {unrecognised_hint(unparsed)}" if unparsed else ""
     if approximate:
         hint += (f"\n  more than {TOP_CAPACITY} distinct keys in {', '.join(approximate)}: those counts are lower "
                  f"bounds (see README)")
     return f"{body}{hint}\n\n{share:.1%} {heads[8]}"
+
+
+def unrecognised_hint(count: int) -> str:
+    """Where a postmaster sees what the parsers did not know: they are lines of an MTA no pattern knows."""
+    return (f"{count} unrecognised lines (an MTA's lines that no pattern knows): group them by shape with\n"
+            f"  maillog check-patterns FILE --unmatched --shapes   (--unparsed FILE writes them out)")
 
 
 SPIKE_FORMATS = ("text", "csv", "json")

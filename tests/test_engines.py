@@ -221,10 +221,11 @@ def _outcome(line: str) -> str:
     # A reply with a bad date is still a reject the postmaster must count (its time is unknown).
     (f"Nov 32 10:00:01 mx1 postfix/smtpd[2345]: {REJECT}", "postfix event"),
     (f"Nov 27 25:61:00 mx1 postfix/smtpd[2345]: {REJECT}", "postfix event"),
-    # A reject behind a damaged tag reaches --unparsed, where it is seen; a quiet line there is a known one.
+    # A reject behind a damaged tag reaches --unparsed, where it is seen; a quiet line there is a known
+    # one when its message is whole, and unknown when the tab cut it ("removed" alone is no line).
     (f"Nov 27 10:00:01 mx1 postfix/smtpd[2345: {REJECT}", "postfix unrecognised"),
     (f"Nov 27 10:00:01 mx1 postfix/qmgr[9: {QUIET}", "postfix no-event"),
-    (f"Nov 27 10:00:01 mx1 postfix/qmgr[9]:\t{QUIET}", "postfix no-event"),
+    (f"Nov 27 10:00:01 mx1 postfix/qmgr[9]:\t{QUIET}", "postfix unrecognised"),
     # No header that syslog writes: not a line of a mail server.
     (f"Nov 27 10:00:01 mx1 postfix/smtpd[2345] {REJECT}", "- foreign"),
     (f"Nov 27 10:00:01 mx1 postfix/{'q' * 200}[9]: {QUIET}", "- foreign"),

@@ -551,7 +551,7 @@ def _fill(template: str, values: dict[str, str]) -> str:
 PATTERN_OF = {"postfix.smtpd-reject-sender": "postfix.smtpd-reject", "postfix.smtp-host-said": "postfix.delivery-status",
               "exim.auth-failed-no-set-id": "exim.auth-failed", "exim.rejected-data": "exim.rejected-command",
               "exim.sync-error-greeting": "exim.sync-error", "exim.command-timeout": "exim.connection-lost",
-              "exim.delivery-failed-unquoted": "exim.delivery-failed", "sendmail.envelope-line": None,
+              "exim.delivery-failed-unquoted": "exim.delivery-failed", "sendmail.envelope-line": "sendmail.envelope",
               "exim.delivered-unquoted": "exim.delivered",
               "sendmail.delivery-bounce": "sendmail.delivery"}
 

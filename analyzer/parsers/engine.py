@@ -38,8 +38,8 @@ REPLY_START_RE = re.compile(
     r" (?:said|refused to talk to me): )?"
     r"(?P<code>[245]\d\d)(?:[ -](?P<enhanced>[245]\.\d{1,3}\.\d{1,3}))?(?:[ -]|$)")
 IN_REPLY_TO_RE = re.compile(r" \(in reply to (?P<command>[\w. -]{1,40}?)(?: command)?\)$")
-# Text that looks like a reply code in reply position: a line holding it and matching no pattern is
-# reported as unrecognised rather than quietly counted as a line without an event.
+# Text that looks like a reply code in reply position: the block engine parses every line holding it
+# (one with a reply code is never counted in bulk, whatever its keywords).
 CODE_HINT_RE = re.compile(r"\b[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b")
 
 
@@ -167,38 +167,37 @@ class MtaParser:
         return found
 
     def match(self, service: str, message: str):
-        """(pattern, group names, match) of the first pattern matching the message; UNRECOGNISED; or
-        None for a quiet line.
+        """(pattern, group names, match) of the first pattern matching the message, or UNRECOGNISED.
 
+        Nothing defaults to "no event": a line no pattern knows, with or without a keyword, is unknown,
+        so that a shape nobody taught the parser is counted and shown (check-patterns --shapes).
         Raises TimeoutError when a long message outlasts the guard (the caller counts the line).
         """
-        hinted = False
         guarded = len(message) > GUARDED_LENGTH
         tried = None  # a pattern's literals are side by side: its second literal must not try it again
         for literal, pattern, names in self.candidates(service):
             if literal not in message or pattern is tried:
                 continue
             tried = pattern
-            hinted = True
             if guarded:
                 found = pattern.regex.match(message, timeout=TIMEOUT_SECONDS)
             else:
                 found = pattern.regex.match(message)
             if found is not None:
                 return pattern, names, found
-        if hinted or (("4." in message or "5." in message) and CODE_HINT_RE.search(message)):
-            return UNRECOGNISED
-        return None
+        return UNRECOGNISED
 
     def prepared(self, message: str) -> str:
         """The message as the patterns see it (Exim's syslog copies lose their own time stamp)."""
         return message if self._prepare is None else self._prepare(message)
 
-    def parse(self, service: str, message: str) -> tuple[list[dict], LinePattern] | Unrecognised | None:
+    def parse(self, service: str, message: str) -> tuple[list[dict], LinePattern | None] | Unrecognised:
         """Field dicts for the events in one message (empty for a known line without event)."""
         message = self.prepared(message)
+        if not message:  # what prepare() knows to hold no log line (Exim's continuation parts)
+            return [], None
         matched = self.match(service, message)
-        if matched is None or matched is UNRECOGNISED:
+        if matched is UNRECOGNISED:
             return matched
         pattern, names, found = matched
         if not pattern.event:

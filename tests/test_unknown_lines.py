@@ -1,0 +1,129 @@
+"""Nothing defaults to "no event": a line of an MTA is an event, a known line without one, or unknown, and
+the unknown ones are counted by both engines and grouped by shape for the postmaster."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from analyzer import blockscan
+from analyzer.cli import app
+from analyzer.events import ParseStats
+from analyzer.parsers import PARSERS
+from analyzer.reader import ReadOptions, inspect_line, read_events
+from analyzer.shapes import group_shapes, line_shape
+from analyzer.sources import expand_inputs
+
+from .conftest import FROZEN_NOW
+
+KNOWN_QUIET = [
+    "Nov 28 10:00:01 mx1 postfix/smtpd[3001]: connect from mail.example.net[198.51.100.30]",
+    "Nov 28 10:00:02 mx1 postfix/qmgr[3006]: 4B2C1D0E9F: removed",
+    "2026-11-28 10:00:03 1xWO9r-00022D-Mi Completed",
+    "Nov 28 10:00:04 mx1 sm-mta[4100]: STARTTLS=server, relay=mail.example.net [198.51.100.40], version=TLSv1.3, "
+    "verify=NO, cipher=TLS_AES_256_GCM_SHA384, bits=256/256",
+]
+# Lines of each MTA that hold no keyword of any pattern: before, each was counted as a known line.
+UNKNOWN = [
+    "Nov 28 10:00:05 mx1 postfix/smtpd[3001]: frobnicated the widget of 198.51.100.31",
+    "2026-11-28 10:00:06 1xWO9r-00022D-Mi Something Exim 5 will write",
+    "Nov 28 10:00:07 mx1 sm-mta[4100]: 4ASB01hK004100: a shape of Sendmail 9",
+    # a known shape but for a Unicode space RE2's \S takes and Python's does not: the block engine must not
+    # count it in bulk, or the two engines would disagree
+    "Nov 28 10:00:08 mx1 postfix/smtpd[3001]: connect from mail\u00a0example.net[198.51.100.30]",
+]
+
+
+def _stats(path, engine: str) -> ParseStats:
+    stats = ParseStats()
+    list(read_events(expand_inputs([str(path)]), ReadOptions(engine=engine, now=FROZEN_NOW), stats))
+    return stats
+
+
+@pytest.mark.parametrize("engine", ["line", "auto"])
+def test_a_line_no_pattern_knows_is_unknown_in_both_engines(tmp_path, engine):
+    if engine == "auto" and not blockscan.available():
+        pytest.skip("pyarrow is not installed")
+    path = tmp_path / "mail.log"
+    path.write_text("\n".join(KNOWN_QUIET + UNKNOWN) + "\n", encoding="utf-8")
+    stats = _stats(path, engine)
+    assert stats.by_outcome["unrecognised"] == len(UNKNOWN)
+    assert stats.by_outcome["no-event"] == len(KNOWN_QUIET)
+    assert {mta: counts.get("unrecognised", 0) for mta, counts in stats.by_mta.items()} == {
+        "postfix": 2, "exim": 1, "sendmail": 1}
+
+
+def test_every_quiet_line_of_the_sample_logs_is_a_known_shape(tmp_path):
+    # sample_logs/ is what the quick start reads: every line of it is an event or a pattern's known line
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "sample_logs"
+    stats = _stats(root, "line")
+    assert stats.by_outcome.get("unrecognised", 0) == 0 and stats.by_outcome["no-event"] > 800
+
+
+def test_known_quiet_patterns_apply_to_every_service_and_start_with_their_literal():
+    # The block engine tests them in bulk, without the literal prefilter and without a service: each must
+    # apply to any service, and its regex hold its literal, or the engines could disagree.
+    for parser in PARSERS.values():
+        for pattern in parser.patterns:
+            if not blockscan.claimed_in_bulk(pattern):
+                continue
+            for line in KNOWN_QUIET:
+                found = inspect_line(line, now=FROZEN_NOW)
+                if found.pattern_id == pattern.id:
+                    assert any(literal in line for literal in pattern.contains), pattern.id
+
+
+def test_shapes_mask_what_varies_and_keep_the_mta_words():
+    first = line_shape("Nov 28 10:00:01 mx1 postfix/smtpd[3001]: connect from mail.example.net[198.51.100.30]")
+    second = line_shape("Nov 29 11:11:11 mx2 postfix/submission/smtpd[9]: connect from unknown[2001:db8::7]")
+    assert first == second == "postfix/smtpd: connect from <HOST>[<IP>]"
+    assert line_shape("2026-11-28 10:00:03 1xWO9r-00022D-Mi <= a@example.org H=mx.example.org [192.0.2.1]:25 "
+                      'S=100 T="Hi there"') == 'exim/exim: <ID> <= <ADDR> H=<HOST> [<IP>]:<N> S=<N> T="<TEXT>"'
+    # a time of day is a number, not an IPv6 address
+    assert line_shape("Nov 28 10:00:01 mx1 sm-mta[1]: 4ASB01hK004100: x delay=00:00:01") == (
+        "sendmail/sm-mta: <ID>: x delay=<N>")
+
+
+def test_shapes_are_counted_most_frequent_first_and_bounded():
+    lines = [(f"f:{n}", f"Nov 28 10:00:01 mx1 postfix/smtpd[1]: thing {n} from [192.0.2.{n % 200}]")
+             for n in range(5)] + [("f:9", "Nov 28 10:00:01 mx1 postfix/smtpd[1]: other shape")]
+    shapes, dropped = group_shapes(lines)
+    assert [(s.count, s.text, s.where) for s in shapes] == [
+        (5, "postfix/smtpd: thing <N> from [<IP>]", "f:0"), (1, "postfix/smtpd: other shape", "f:9")]
+    assert dropped == 0
+    many = [(f"f:{n}", f"Nov 28 10:00:01 mx1 postfix/smtpd[1]: word{chr(97 + n % 26)}{chr(97 + n // 26)}")
+            for n in range(100)]
+    shapes, dropped = group_shapes(many, limit=10)
+    assert len(shapes) == 10 and dropped == 90 and sum(s.count for s in shapes) == 10
+
+
+def test_check_patterns_shapes_and_analyze_name_the_command(tmp_path):
+    path = tmp_path / "mail.log"
+    path.write_text("\n".join(KNOWN_QUIET + UNKNOWN + UNKNOWN[:1]) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    shown = runner.invoke(app, ["check-patterns", str(path), "--unmatched", "--shapes"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0] == "5 unrecognised lines in 4 shapes"
+    assert lines[1] == "       2  postfix/smtpd: frobnicated the widget of <IP>"
+    assert lines[2].startswith(f"          e.g. {path}:5: ")
+    refused = runner.invoke(app, ["check-patterns", str(path), "--shapes"])
+    assert refused.exit_code == 2 and "--unmatched" in refused.output
+    analyzed = runner.invoke(app, ["analyze", str(path)])
+    assert "5 unrecognised lines" in analyzed.output
+    assert "maillog check-patterns FILE --unmatched --shapes" in analyzed.output
+    as_json = json.loads(runner.invoke(app, ["analyze", str(path), "--format", "json"]).output)
+    assert as_json["lines"]["unrecognised"] == 5
+
+
+def test_classify_line_shows_every_field_it_extracted():
+    runner = CliRunner()
+    shown = runner.invoke(app, ["classify-line", "Nov  3 09:05:47 mx1 postfix/smtp[2333]: F95A05B6D4: "
+                                "to=<henry@example.com>, relay=mx.example.org[198.51.100.9]:25, delay=0.06, "
+                                "dsn=5.1.1, status=bounced (host mx.example.org[198.51.100.9] said: 550 5.1.1 "
+                                "no such user (in reply to RCPT TO command))"])
+    assert shown.exit_code == 0, shown.output
+    assert "relay_host=mx.example.org relay_ip=198.51.100.9 recipient=henry@example.com" in shown.output
+    assert "queue_id=F95A05B6D4 command=RCPT TO direction=outbound" in shown.output
