@@ -210,7 +210,10 @@ class MtaParser:
             for key in ("client_ip", "client_host"):
                 fields.pop(key, None)
         if _forged_reply(scope, pattern.reply_once):
-            # The host that gave the reply goes with it: a forged "H=x [ip]: SMTP error..." names both.
+            # The host that gave the reply goes with it: a forged "H=x [ip]: SMTP error..." names both. The
+            # line still went to a remote host, whichever it was.
+            if "relay_ip" in fields and "direction" not in fields:
+                fields["direction"] = Direction.OUTBOUND
             for key in ("reply_code", "enhanced_code", "code_inferred", "relay_host", "relay_ip"):
                 fields.pop(key, None)
             if pattern.infer_reply_code:  # what the line's kind itself says, as on a line without a reply
