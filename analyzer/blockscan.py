@@ -124,7 +124,7 @@ class Block:
 def claimed_in_bulk(pattern) -> bool:
     """A pattern of a line known to carry no event that applies to every service: the block engine tests
     these on whole blocks at once, and only lines none of them claims are parsed one by one."""
-    return not pattern.event and pattern.services is None
+    return not pattern.event and not pattern.problem and pattern.services is None
 
 
 def _prefilter_pattern(forced: str | None) -> str:

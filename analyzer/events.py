@@ -68,7 +68,8 @@ class LineOutcome(str, enum.Enum):
 
     EVENT = "event"                 # produced one or more events
     NO_EVENT = "no-event"           # a known MTA line that carries no event (connect, qmgr, cleanup...)
-    UNRECOGNISED = "unrecognised"   # a known MTA line that looks significant but no pattern matched
+    DAEMON_PROBLEM = "daemon-problem"  # the MTA's own warning, error, fatal or panic: no event, but a problem
+    UNRECOGNISED = "unrecognised"   # a line of an MTA's program that no pattern knows
     FOREIGN = "foreign"             # not a line of a supported MTA (another program, or no header)
     REGEX_TIMEOUT = "regex-timeout" # a pattern took too long on this line; skipped
     TOO_LONG = "too-long"           # longer than the line limit; skipped

@@ -95,6 +95,9 @@ class LinePattern:
     # False for a line that never carries a reply code (Exim's "SMTP protocol error in "<command>" ...",
     # whose command is logged with its quotes unescaped): no code is read from its text.
     reply_codes: bool = True
+    # True for a line of the MTA's own problems (a daemon's warning, error, fatal, panic): no event, and
+    # counted as daemon-problem rather than as an ordinary line without one.
+    problem: bool = False
 
 
 # Bounds on a pattern or rule file (--rules is the user's, and may be anything): the largest packaged file
@@ -168,7 +171,7 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
         seen.add(pattern_id)
         unknown = set(raw) - {"id", "services", "contains", "regex", "kind", "direction", "event",
                               "infer", "note", "client_once", "client_scope", "reply_once", "client_until",
-                              "reply_codes"}
+                              "reply_codes", "problem"}
         if unknown:
             problems.append(f"{here}: unknown field(s) {sorted(unknown)}")
         services = raw.get("services")
@@ -211,6 +214,10 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
             markers[name] = tuple(value)
         if not isinstance(raw.get("reply_codes", True), bool):
             problems.append(f"{here}: field 'reply_codes' must be true or false")
+        if not isinstance(raw.get("problem", False), bool):
+            problems.append(f"{here}: field 'problem' must be true or false")
+        elif raw.get("problem") and raw.get("event", True):
+            problems.append(f"{here}: field 'problem' needs event = false (a daemon's problem is no event)")
         if raw.get("client_scope") is not None and not (isinstance(raw["client_scope"], str)
                                                         and raw["client_scope"]):
             problems.append(f"{here}: field 'client_scope' must be a marker string")
@@ -248,7 +255,7 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
                 infer_enhanced_code=infer_enhanced, note=note, file=str(path),
                 client_once=markers["client_once"], client_scope=raw.get("client_scope"),
                 reply_once=markers["reply_once"], client_until=raw.get("client_until"),
-                reply_codes=raw.get("reply_codes", True) is not False))
+                reply_codes=raw.get("reply_codes", True) is not False, problem=raw.get("problem") is True))
     if not data.get("pattern"):
         problems.append(f"{where}: no [[pattern]] tables")
     if problems:

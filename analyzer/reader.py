@@ -80,6 +80,7 @@ def inspect_line(line: str, mta: str | None = None, zone: TzInfo | None = None,
 
 EVENT, NO_EVENT, UNRECOGNISED_LINE = LineOutcome.EVENT, LineOutcome.NO_EVENT, LineOutcome.UNRECOGNISED
 FOREIGN, TOO_LONG, REGEX_TIMEOUT = LineOutcome.FOREIGN, LineOutcome.TOO_LONG, LineOutcome.REGEX_TIMEOUT
+DAEMON_PROBLEM = LineOutcome.DAEMON_PROBLEM
 
 
 def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
@@ -150,10 +151,10 @@ class LineHandler:
             if self.unparsed is not None:
                 self.unparsed.write(line + "\n")
             return NO_EVENTS
-        found_events = result[0]
-        self.last = (route, result[1])
+        found_events, pattern = result
+        self.last = (route, pattern)
         if not found_events:
-            tally[mta, NO_EVENT] += 1
+            tally[mta, DAEMON_PROBLEM if pattern is not None and pattern.problem else NO_EVENT] += 1
             return NO_EVENTS
         tally[mta, EVENT] += 1
         timestamp = self.clock.read(header.timestamp_text)

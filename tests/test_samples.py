@@ -27,7 +27,8 @@ def test_sample_line(sample_file, expected, line, catalogue):
     inspection = inspect_line(line, now=FROZEN_NOW)
     if expected.get("event") is False:
         assert not inspection.events, f"expected no event ({expected.get('why')}), got {inspection.events}"
-        assert inspection.outcome in (LineOutcome.NO_EVENT, LineOutcome.FOREIGN, LineOutcome.UNRECOGNISED)
+        assert inspection.outcome in (LineOutcome.NO_EVENT, LineOutcome.DAEMON_PROBLEM, LineOutcome.FOREIGN,
+                                     LineOutcome.UNRECOGNISED)
         if "outcome" in expected:
             assert inspection.outcome.value == expected["outcome"]
         return

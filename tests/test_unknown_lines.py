@@ -127,3 +127,27 @@ def test_classify_line_shows_every_field_it_extracted():
     assert shown.exit_code == 0, shown.output
     assert "relay_host=mx.example.org relay_ip=198.51.100.9 recipient=henry@example.com" in shown.output
     assert "queue_id=F95A05B6D4 command=RCPT TO direction=outbound" in shown.output
+
+
+@pytest.mark.parametrize("engine", ["line", "auto"])
+def test_a_daemons_own_problems_are_counted_apart(tmp_path, engine):
+    # Before, a Postfix warning was a known line like any other (and Sendmail's start-up warnings unknown):
+    # now each MTA's warnings, errors and panics are daemon-problem lines, in every engine, never events.
+    if engine == "auto" and not blockscan.available():
+        pytest.skip("pyarrow is not installed")
+    path = tmp_path / "mail.log"
+    path.write_text("\n".join([
+        "Nov 28 11:00:16 mx1 postfix/smtpd[3001]: warning: restriction `reject_x' ignored: no SASL support",
+        "Nov 28 11:00:17 mx1 postfix/qmgr[3006]: A6202160031: status=deferred (bounce failed)",
+        "2026-11-28 11:00:10 Warning: No server certificate defined; will use a selfsigned one.",
+        "Nov 28 11:00:06 mx1 sm-mta[4001]: My unqualified host name (mx1) unknown; sleeping for retry",
+        # a warning that names a client is an event, not the daemon's problem
+        "Nov 28 11:00:18 mx1 postfix/smtpd[3001]: warning: unknown[192.0.2.91]: SASL LOGIN authentication "
+        "failed: authentication failure",
+    ] + KNOWN_QUIET) + "\n", encoding="utf-8")
+    stats = _stats(path, engine)
+    assert {mta: counts.get("daemon-problem", 0) for mta, counts in stats.by_mta.items()} == {
+        "postfix": 2, "exim": 1, "sendmail": 1}
+    assert stats.by_outcome["event"] == 1 and stats.by_outcome["no-event"] == len(KNOWN_QUIET)
+    from analyzer.output import format_stats
+    assert "daemon-problem" in format_stats(stats).splitlines()[1]

@@ -14,7 +14,8 @@ from .engine import MtaParser
 LOCAL_MAILERS = frozenset({"local", "prog", "cyrus", "cyrusv2", "*file*", "*include*", "procmail"})
 # One address of a to= list, as the pattern's recipient fragment reads it: <"a>,<b>"@x> is one (a quoted
 # local part may hold ">" and ","), and so is an unbracketed "q, x"@y.
-RECIPIENT_RE = re.compile(r'<[^">]*(?:"[^"]*"[^">]*)*>|(?:[^,"<\s]|"[^"]*")[^,"<]*(?:"[^"]*"[^,"<]*)*')
+QUOTED = r'"(?:[^"\\]|\\.)*"'  # a quoted string, its quotes and backslashes escaped
+RECIPIENT_RE = re.compile(rf'<[^">]*(?:{QUOTED}[^">]*)*>|(?:[^,"<\s]|{QUOTED})[^,"<]*(?:{QUOTED}[^,"<]*)*')
 
 
 def _delivery_kind(stat: str | None, dsn: str | None) -> Kind:
