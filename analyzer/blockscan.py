@@ -49,6 +49,7 @@ def _escaped(code: int) -> str:
 _PROGRAM_CHAR = _printable_except("[]:")   # what split_header() allows in a program name
 _HOST = _printable_except("") + "{1,255}"
 _PID = r"(?:\[\d{1,10}\])?"
+_MESSAGE_ID = r"(?:\[ID \d{1,10} [a-z0-9]{1,16}\.[a-z]{1,10}\] )?"  # Solaris syslogd's tag (parsers.MESSAGE_ID_RE)
 _RFC3164 = r"[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,9})? "
 _RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[!-~]{0,20} "
 # RFC 5424 with a real timestamp and no structured data: its shortest header still has the 20
@@ -72,7 +73,7 @@ def _mta_programs(longest: int) -> dict[str, str]:
 
 def _header(program_in_tag: str, program_in_rfc5424: str) -> str:
     """A syslog header naming such a program: RFC 3164 or 3339 (optionally after <PRI>), or RFC 5424."""
-    return (rf"^(?:(?:<\d{{1,3}}>)?(?:{_RFC3164}|{_RFC3339}){_HOST} (?:{program_in_tag}){_PID}: "
+    return (rf"^(?:(?:<\d{{1,3}}>)?(?:{_RFC3164}|{_RFC3339}){_HOST} (?:{program_in_tag}){_PID}: {_MESSAGE_ID}"
             "|" + _RFC5424.replace("PROGRAM", f"(?:{program_in_rfc5424})") + ")")
 
 

@@ -155,7 +155,7 @@ def load_line_patterns(path: Path) -> list[LinePattern]:
     # A fragment may use the fragments written above it; each is expanded once, here.
     expanded_fragments: dict[str, str] = {}
     for name, fragment in fragments.items():
-        expanded_fragments[name] = _expand(fragment, expanded_fragments)
+        expanded_fragments[name] = _expand(joined_regex(fragment), expanded_fragments)
     fragments = expanded_fragments
     patterns: list[LinePattern] = []
     seen: set[str] = set()

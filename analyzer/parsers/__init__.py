@@ -82,7 +82,7 @@ def split_header(line: str) -> Header | None:
         found = SYSLOG_HEADER_RE.match(line)  # e.g. fractional seconds after an RFC 3164 stamp
         if found:
             return Header(found.group("ts"), found.group("host"), found.group("program"),
-                          found.group("pid"), line[found.end():])
+                          found.group("pid"), _without_message_id(line[found.end():]))
         return None
     host_end = line.find(" ", stamp_end + 1)
     tag_end = line.find(": ", host_end + 1, host_end + 160)
@@ -98,7 +98,20 @@ def split_header(line: str) -> Header | None:
         if bracket <= 0 or not pid.isdigit():
             return None
         tag = tag[:bracket]
-    return Header(line[:stamp_end], line[stamp_end + 1:host_end], tag, pid, line[tag_end + 2:])
+    message = line[tag_end + 2:]
+    if message[:4] == "[ID ":
+        message = _without_message_id(message)
+    return Header(line[:stamp_end], line[stamp_end + 1:host_end], tag, pid, message)
+
+
+# Solaris and illumos syslogd tag a message after "program[pid]: " with "[ID 801593 mail.info] " (a hash of
+# the message's format, then facility.level).
+MESSAGE_ID_RE = re.compile(r"\[ID \d{1,10} [a-z0-9]{1,16}\.[a-z]{1,10}\] ")
+
+
+def _without_message_id(message: str) -> str:
+    found = MESSAGE_ID_RE.match(message)
+    return message[found.end():] if found else message
 
 
 # RFC 5424 after "<PRI>1 ": TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG ("-" = none).
