@@ -94,7 +94,6 @@ def _foreign_programs(longest: int) -> str:
             f"|[eE](?:{_printable_except('[]:/xX')}{rest}{{0,{longest - 2}}})?")
 
 
-NON_ASCII = "[^\\x00-\\x7f]"
 # The quiet lines no MTA search claimed and whose program is surely none of theirs: foreign.
 FOREIGN_HEADER = _header(_foreign_programs(128), _foreign_programs(48))
 
@@ -239,7 +238,7 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
     indices = np.flatnonzero(candidate_mask)
     quiet: dict[str, int] = {}
     if len(indices) < count:
-        undecided = _count_quiet(lines, candidate_mask, forced, quiet)
+        undecided = _count_quiet(lines, candidate_mask, forced, quiet, _non_ascii_lines(data, buffer, offsets))
         if len(undecided):
             indices = np.union1d(indices, undecided)
     starts = offsets[indices]
@@ -252,7 +251,18 @@ def _block(data: bytes, line_no: int, prefilter: str, max_line: int, forced: str
     return Block(count, len(data), candidates, quiet)
 
 
-def _count_quiet(lines, candidate_mask: "np.ndarray", forced: str | None, quiet: dict[str, int]) -> "np.ndarray":
+def _non_ascii_lines(data: bytes, buffer: "np.ndarray", offsets: "np.ndarray") -> "np.ndarray | None":
+    """A mask of the lines holding a byte over 127, or None when the block has none (bytes.isascii is one
+    pass in C; an RE2 search for it cost as much as the header search)."""
+    if data.isascii():
+        return None
+    mask = np.zeros(len(offsets) - 1, dtype=bool)
+    mask[np.searchsorted(offsets, np.flatnonzero(buffer > 127), side="right") - 1] = True
+    return mask
+
+
+def _count_quiet(lines, candidate_mask: "np.ndarray", forced: str | None, quiet: dict[str, int],
+                 non_ascii: "np.ndarray | None") -> "np.ndarray":
     """Count the quiet lines whose header decides their outcome into `quiet`; return the indices of the
     others, to be parsed like candidates."""
     # Each header is searched only among the quiet lines no earlier header claimed, in the order
@@ -263,22 +273,23 @@ def _count_quiet(lines, candidate_mask: "np.ndarray", forced: str | None, quiet:
     remaining = pc.filter(lines, _arrow_bools(~candidate_mask))
     positions = np.flatnonzero(~candidate_mask)
     headers = QUIET_HEADERS.items() if forced is None else [(forced, ANY_HEADER)]
-    ascii_only = None
+    ascii_only = None if non_ascii is None else ~non_ascii[~candidate_mask]
     for name, header in headers:
         if not len(remaining):
             break
         search = _quiet_search(forced, name, header)
         if search is None:
             continue
-        if ascii_only is None:
-            ascii_only = ~_bools(pc.match_substring_regex(remaining, NON_ASCII))
-        claimed = _bools(pc.match_substring_regex(remaining, search)) & ascii_only
+        claimed = _bools(pc.match_substring_regex(remaining, search))
+        if ascii_only is not None:
+            claimed &= ascii_only
         hits = int(claimed.sum())
         if hits:
             quiet[name] = hits
             remaining = pc.filter(remaining, _arrow_bools(~claimed))
             positions = positions[~claimed]
-            ascii_only = ascii_only[~claimed]
+            if ascii_only is not None:
+                ascii_only = ascii_only[~claimed]
     if forced is None and len(remaining):
         foreign = _bools(pc.match_substring_regex(remaining, FOREIGN_HEADER))
         quiet[""] = int(foreign.sum())

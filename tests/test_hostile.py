@@ -121,8 +121,9 @@ def test_line_patterns_stay_fast_on_worst_case_input(pattern):
     # ten times as long, an exponential one never ends. The patterns are written for linear-time engines
     # (no possessive or atomic groups), with one reading of each token, so a backtracking engine is linear
     # on them too: the ratio is measured with the standard library's re. The regex module that runs them
-    # today gives back a failed loop of groups in quadratic time (about 50 ms on 20 KB of '<"'), so it has
-    # an absolute bound here, and lines over 2 KB run under its timeout guard.
+    # today gives back a failed loop of groups in quadratic time (about 50 ms on 20 KB of '<"', 0.3-0.7 s
+    # on 64 KB of '"'), so it has only a bound that catches a runaway here; in use, lines over 2 KB run
+    # under its 50 ms timeout guard.
     import re
     linear = re.compile(pattern.regex.pattern)
 
@@ -133,7 +134,7 @@ def test_line_patterns_stay_fast_on_worst_case_input(pattern):
         return time.perf_counter() - started
     for short, long in zip(_worst_cases(pattern, 20_000), _worst_cases(pattern, 65_000)):
         on_long = spent_on(pattern.regex, long)
-        assert on_long < 0.5, f"{pattern.id}: {on_long * 1000:.0f} ms on {long[:30]!r}... (65000 chars)"
+        assert on_long < 1.0, f"{pattern.id}: {on_long * 1000:.0f} ms on {long[:30]!r}... (65000 chars)"
         on_short, on_long = spent_on(linear, short), spent_on(linear, long)
         assert on_long < 6 * on_short + 0.01, (f"{pattern.id}: not linear on {long[:30]!r}...: "
                                                f"{on_short * 1000:.1f} ms at 20 KB, {on_long * 1000:.1f} ms at 65 KB")
