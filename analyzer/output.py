@@ -267,25 +267,21 @@ def check_lines(sources: list[Source], catalogue: Catalogue, mta: str | None = N
 
 def check_shapes(sources: list[Source], mta: str | None = None) -> Iterator[str]:
     """check-patterns --unmatched --shapes: the lines no pattern knows, grouped by shape, most frequent
-    first, with a count and one example each."""
-    from .shapes import group_shapes
-    problems: list[str] = []
-    total = 0
-
-    def unknown_lines() -> Iterator[tuple[str, str]]:
-        nonlocal total
-        for source in sources:
-            for line_no, line in enumerate(read_lines(source, problems), start=1):
-                if inspect_line(line, mta=mta).outcome is LineOutcome.UNRECOGNISED:
-                    total += 1
-                    yield f"{source.name}:{line_no}", line
-    shapes, dropped = group_shapes(unknown_lines(), mta)
-    yield f"{total} unrecognised lines in {len(shapes)} shapes" + (
+    first, with a count and one example each. The inputs are read as every command reads them (the block
+    engine, compressed files, the same outcomes), so that a whole log takes seconds, not a parse a line."""
+    from .reader import ReadOptions, read_events
+    from .shapes import ShapeCounter
+    counter = ShapeCounter(mta)
+    stats = ParseStats()
+    for _event in read_events(sources, ReadOptions(mta=mta, unrecognised=counter.add), stats):
+        pass
+    shapes, dropped = counter.result()
+    yield f"{counter.lines} unrecognised lines in {len(shapes)} shapes" + (
         f" ({dropped} more lines in shapes past the first {len(shapes)})" if dropped else "")
     for shape in shapes:
         yield f"{shape.count:>8}  {sanitize(shape.text)}"
         yield f"{'':>8}  e.g. {shape.where}: {sanitize(shape.example)}"
-    for problem in problems:
+    for problem in stats.problems:
         yield f"warning: {problem}"
 
 

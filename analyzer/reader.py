@@ -28,6 +28,7 @@ class ReadOptions:
     year: int | None = None
     now: datetime | None = None          # reference time instead of each file's mtime (tests)
     unparsed: TextIO | None = None       # receives every unrecognised line, as read
+    unrecognised: Callable[[str, int, str], None] | None = None  # told (input, line number, line) of each
     since: datetime | None = None        # keep events at or after this time
     until: datetime | None = None        # keep events before this time
     engine: str = "auto"                 # auto: blocks with pyarrow when it is there; line: line by line
@@ -112,6 +113,7 @@ class LineHandler:
         self.forced = options.mta
         self.name = source.name
         self.unparsed = options.unparsed
+        self.on_unrecognised = options.unrecognised
         self.stats = stats
         # Counted in a local dict on the hot path, folded into `stats` when the input ends.
         self.tally: dict[tuple[str | None, LineOutcome], int] = defaultdict(int)
@@ -150,6 +152,8 @@ class LineHandler:
             tally[mta, UNRECOGNISED_LINE] += 1
             if self.unparsed is not None:
                 self.unparsed.write(line + "\n")
+            if self.on_unrecognised is not None:
+                self.on_unrecognised(self.name, line_no, line)
             return NO_EVENTS
         found_events, pattern = result
         self.last = (route, pattern)

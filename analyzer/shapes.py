@@ -64,20 +64,38 @@ class Shape:
     where: str = ""          # file:line of that example
 
 
+class ShapeCounter:
+    """Counts lines by shape as they come (reader.ReadOptions.unrecognised). At most `limit` distinct shapes
+    are kept: a log of random junk must not hold them all in memory, and the lines past the limit are still
+    counted."""
+
+    def __init__(self, forced_mta: str | None = None, limit: int = 10_000):
+        self.forced_mta = forced_mta
+        self.limit = limit
+        self.shapes: dict[str, Shape] = {}
+        self.lines = self.dropped = 0
+
+    def add(self, source: str, line_no: int, line: str) -> None:
+        self.lines += 1
+        text = line_shape(line, self.forced_mta)
+        found = self.shapes.get(text)
+        if found is None:
+            if len(self.shapes) >= self.limit:
+                self.dropped += 1
+                return
+            found = self.shapes[text] = Shape(text, example=line, where=f"{source}:{line_no}")
+        found.count += 1
+
+    def result(self) -> tuple[list[Shape], int]:
+        """(shapes, most frequent first; the count of lines whose shape was not kept)."""
+        return sorted(self.shapes.values(), key=lambda shape: (-shape.count, shape.text)), self.dropped
+
+
 def group_shapes(lines: Iterable[tuple[str, str]], forced_mta: str | None = None,
                  limit: int = 10_000) -> tuple[list[Shape], int]:
-    """(shapes, most frequent first; the count of lines whose shape was not kept). `lines` gives
-    (where, line). At most `limit` distinct shapes are kept: a log of random junk must not hold them all
-    in memory, and the lines past the limit are still counted."""
-    shapes: dict[str, Shape] = {}
-    dropped = 0
+    """group_shapes over (where, line) pairs: where is "file:line"."""
+    counter = ShapeCounter(forced_mta, limit)
     for where, line in lines:
-        text = line_shape(line, forced_mta)
-        found = shapes.get(text)
-        if found is None:
-            if len(shapes) >= limit:
-                dropped += 1
-                continue
-            found = shapes[text] = Shape(text, example=line, where=where)
-        found.count += 1
-    return sorted(shapes.values(), key=lambda shape: (-shape.count, shape.text)), dropped
+        source, _, line_no = where.rpartition(":")
+        counter.add(source, int(line_no) if line_no.isdigit() else 0, line)
+    return counter.result()
