@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .parsers import identify_program, split_header
+from .parsers import PARSERS, identify_program, split_header
 
 # In the order they are tried: the longer and more specific forms first, so that an address is masked
 # whole before its domain or its numbers could be.
@@ -53,7 +53,10 @@ def line_shape(line: str, forced_mta: str | None = None) -> str:
         route = (forced_mta or "exim", "exim")
     else:
         route = identify_program(header.program) or (forced_mta or "?", header.program)
-    return f"{route[0]}/{route[1]}: {shape_of(header.message)}"
+    parser = PARSERS.get(route[0])
+    # as the patterns see it: an Exim syslog copy without Exim's own time stamp
+    message = parser.prepared(header.message) if parser is not None else header.message
+    return f"{route[0]}/{route[1]}: {shape_of(message)}"
 
 
 @dataclass(slots=True)
