@@ -107,7 +107,9 @@ class Classifier:
     def _classify(self, reply_code: str | None, enhanced_code: str | None, kind: Kind | None,
                   text: str | None) -> Classification:
         catalogue = self.catalogue
-        permanent = permanence(reply_code or enhanced_code)
+        # The MTA's own verdict first: a deferral is transient whatever the reply (Postfix defers a 554
+        # greeting and tries the next MX: dsn=4.7.1), and a delivery line's enhanced code is its dsn=.
+        permanent = False if kind is Kind.DEFERRED else permanence(enhanced_code or reply_code)
         if text:
             rule = catalogue.by_text(rule_text(reply_code, enhanced_code, text))
             if rule:

@@ -120,6 +120,7 @@ class LineHandler:
         self.routes: dict[str | None, tuple[str, str] | None] = {}
         self.lines = self.undecodable = self.events = self.events_without_time = 0
         self.last: tuple[tuple[str, str], object] | None = None  # (route, pattern) of the last MTA line
+        self.last_exim_event: tuple | None = None  # (host, pid, message) of the last Exim syslog event line
 
     def handle(self, line: str, line_no: int) -> list[Event]:
         tally = self.tally
@@ -160,6 +161,18 @@ class LineHandler:
         if not found_events:
             tally[mta, DAEMON_PROBLEM if pattern is not None and pattern.problem else NO_EVENT] += 1
             return NO_EVENTS
+        if mta == "exim" and program is not None:
+            # Exim through syslog writes a line meant for its main and reject logs twice (syslog_duplication,
+            # on by default), the reject copy maybe as "[1\\N] " parts: the same message from the same
+            # process right after the event it repeats is that copy, not a second event. Only event lines
+            # are remembered, so both engines, which parse the same event lines in order, agree.
+            # A copy pairs with one line: two equal refusals in one millisecond (EHLO, then HELO) are four lines.
+            copy = (header.host, header.pid, PARSERS[mta].prepared(header.message))
+            if copy == self.last_exim_event:
+                self.last_exim_event = None
+                tally[mta, NO_EVENT] += 1
+                return NO_EVENTS
+            self.last_exim_event = copy
         tally[mta, EVENT] += 1
         timestamp = self.clock.read(header.timestamp_text)
         self.events += len(found_events)

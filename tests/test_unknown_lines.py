@@ -151,3 +151,41 @@ def test_a_daemons_own_problems_are_counted_apart(tmp_path, engine):
     assert stats.by_outcome["event"] == 1 and stats.by_outcome["no-event"] == len(KNOWN_QUIET)
     from analyzer.output import format_stats
     assert "daemon-problem" in format_stats(stats).splitlines()[1]
+
+
+EXIM_REJECT = ("2026-12-08 01:37:14.306 [21759] H=(badhelo.example.net) [192.0.2.5]:54697 I=[192.0.2.1]:25 "
+               "rejected EHLO or HELO badhelo.example.net: bad HELO name")
+
+
+@pytest.mark.parametrize("engine", ["line", "auto"])
+def test_exims_syslog_copy_of_a_reject_log_line_is_not_a_second_event(tmp_path, engine):
+    # Exim through syslog writes a main-and-reject log line twice (syslog_duplication, on by default):
+    # captured from Exim 4.96, the same traffic gave 26 refusals in syslog and 14 in the main log.
+    if engine == "auto" and not blockscan.available():
+        pytest.skip("pyarrow is not installed")
+    syslog = "Dec  8 01:37:14 vm exim[{pid}]: {prefix}" + EXIM_REJECT.replace("[21759]", "[{pid}]")
+    lines = [syslog.format(pid=21759, prefix=""), syslog.format(pid=21759, prefix="[1\\2] "),  # one refusal
+             # the client sent EHLO, then HELO, refused alike in one millisecond: two refusals, four lines
+             syslog.format(pid=21760, prefix=""), syslog.format(pid=21760, prefix=""),
+             syslog.format(pid=21760, prefix=""), syslog.format(pid=21760, prefix=""),
+             syslog.format(pid=21761, prefix="")]                                            # another process
+    path = tmp_path / "mail.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stats = _stats(path, engine)
+    assert stats.by_outcome["event"] == 4 and stats.by_outcome["no-event"] == 3
+    own = tmp_path / "mainlog"  # Exim's own log file has no copies: equal lines are equal events
+    own.write_text(EXIM_REJECT + "\n" + EXIM_REJECT + "\n", encoding="utf-8")
+    assert _stats(own, engine).by_outcome["event"] == 2
+
+
+def test_sendmail_queued_is_no_bounce_and_a_deferral_is_never_permanent(catalogue):
+    from analyzer.classify import Classifier
+    queued = inspect_line("Dec  8 01:59:32 vm sm-mta[1231]: 6B81xWTf001231: to=<x@slow.example>, "
+                          "delay=00:00:00, mailer=dsmtp, pri=30165, stat=queued", now=FROZEN_NOW).events
+    assert [e.kind.value for e in queued] == ["other"]
+    deferred = inspect_line("Dec 08 01:51:58 vm postfix/smtp[28081]: 658A8160597: to=<x@refuse.example>, "
+                            "relay=127.0.0.1[127.0.0.1]:2527, delay=0.05, delays=0/0.04/0/0, dsn=4.7.1, "
+                            "status=deferred (host 127.0.0.1[127.0.0.1] refused to talk to me: 554 5.7.1 not "
+                            "accepting messages)", now=FROZEN_NOW).events
+    assert [(e.kind.value, e.reply_code, e.enhanced_code) for e in deferred] == [("deferred", "554", "4.7.1")]
+    assert Classifier(catalogue)(deferred[0]).permanent is False

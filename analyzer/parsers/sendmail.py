@@ -28,6 +28,8 @@ def _delivery_kind(stat: str | None, dsn: str | None) -> Kind:
             return Kind.DELIVERED
         if stat.startswith("Deferred"):
             return Kind.DEFERRED
+        if stat == "queued":  # DeliveryMode queue or defer, a dsmtp mailer: kept for a later run, no outcome
+            return Kind.OTHER
     return Kind.BOUNCED
 
 
