@@ -227,10 +227,12 @@ class MtaParser:
                 if pattern.infer_enhanced_code:
                     fields["enhanced_code"] = pattern.infer_enhanced_code
         results = self._finish(fields, pattern, service) if self._finish else [fields]
+        for result in results:
+            result.pop("status", None)
         return results, pattern
 
     def _normalise(self, fields: dict, pattern: LinePattern) -> dict:
-        status = fields.pop("status", None)
+        status = fields.get("status")  # the MTA's word for the outcome: its finisher may read it, then it goes
         kind = pattern.kind
         if status is not None:
             kind = STATUS_KINDS.get(status.lower(), kind or Kind.OTHER)

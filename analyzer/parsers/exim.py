@@ -12,7 +12,14 @@ from ..patternfiles import LinePattern
 from .engine import MtaParser
 
 
+# smtp_in.c smtp_handle_acl_fail(): an ACL's defer is answered 451 unless its message starts with a code,
+# and then the log shows that code (when log_message is not set apart from message).
+DEFER_CODE = "451"
+
+
 def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
+    if fields.get("status") == "temporarily rejected" and "reply_code" not in fields:
+        fields["reply_code"], fields["code_inferred"] = DEFER_CODE, True
     if "direction" not in fields and fields.get("kind") in (Kind.DELIVERED, Kind.BOUNCED, Kind.DEFERRED):
         # Deliveries with no remote host went to a local transport (appendfile, pipe, lmtp socket).
         fields["direction"] = Direction.OUTBOUND if "relay_ip" in fields else Direction.LOCAL
