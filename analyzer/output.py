@@ -225,8 +225,8 @@ def write_events(events: Iterable[Event], out: TextIO, format: str, classifier: 
     return written
 
 
-# What check-patterns shows of an event beside its kind and codes: every field the pattern extracted.
-SHOWN_FIELDS = ("client_host", "client_ip", "relay_host", "relay_ip", "sender", "recipient", "queue_id", "command",
+# What check-patterns shows of an event beside its kind, codes and client: every other field it read.
+SHOWN_FIELDS = ("client_host", "relay_host", "relay_ip", "sender", "recipient", "queue_id", "command",
                 "sasl_method", "sasl_username", "direction", "code_inferred", "reply_text")
 
 
@@ -242,7 +242,7 @@ def check_line_text(line: str, catalogue: Catalogue, mta: str | None = None) -> 
                       f"enhanced_code={event.enhanced_code or '-'} client_ip={event.client_ip or '-'} "
                       f"entry={found.entry_id or '-'} matched_by={found.matched_by or '-'}"
                       + (f" detail={sanitize(found.detail)}" if found.detail else ""))
-        extracted = [(name, getattr(event, name)) for name in SHOWN_FIELDS if name != "client_ip"]
+        extracted = [(name, getattr(event, name)) for name in SHOWN_FIELDS]
         shown = [f"{name}={sanitize(str(getattr(value, 'value', value)))}" for name, value in extracted
                  if value not in (None, "", False)]
         if shown:

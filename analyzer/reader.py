@@ -163,10 +163,10 @@ class LineHandler:
             return NO_EVENTS
         if mta == "exim" and program is not None:
             # Exim through syslog writes a line meant for its main and reject logs twice (syslog_duplication,
-            # on by default), the reject copy maybe as "[1\\N] " parts: the same message from the same
+            # on by default), the reject copy maybe in "[1\N] " parts: the same message from the same
             # process right after the event it repeats is that copy, not a second event. Only event lines
-            # are remembered, so both engines, which parse the same event lines in order, agree.
-            # A copy pairs with one line: two equal refusals in one millisecond (EHLO, then HELO) are four lines.
+            # are remembered, so both engines, which parse the same event lines in order, agree; and a copy
+            # pairs with one line (two equal refusals in one millisecond, EHLO then HELO, are four lines).
             copy = (header.host, header.pid, PARSERS[mta].prepared(header.message))
             if copy == self.last_exim_event:
                 self.last_exim_event = None

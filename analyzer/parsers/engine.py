@@ -205,13 +205,7 @@ class MtaParser:
         # groups() and the names by position: the regex module's groupdict() costs twice as much.
         fields = {name: value for name, value in zip(names, found.groups()) if value is not None and name}
         fields = self._normalise(fields, pattern)
-        # Most lines hold each marker once at most (none that opens an address), and then nothing is forged:
-        # the scope, a part of the message, is worked out only for the others.
-        markers = pattern.client_once + pattern.reply_once
-        if markers and any(message.count(marker) > (marker[-1] != "[") for marker in markers):
-            scope = _trusted_scope(message, pattern, found)
-        else:
-            scope = ""
+        scope = _trusted_scope(message, pattern, found) if pattern.client_once or pattern.reply_once else ""
         if _forged_client(scope, pattern.client_once, fields.get("client_ip")):
             for key in ("client_ip", "client_host"):
                 fields.pop(key, None)
