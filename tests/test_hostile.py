@@ -513,7 +513,7 @@ GRAMMARS = {
     "exim.sender-verify-fail": (EXIM + "H=({helo}) [192.0.2.30]:1 sender verify fail for <{sender}>: Unrouteable "
                                 "address", "other", None, "192.0.2.30"),
     "exim.connection-dropped": (EXIM + "SMTP connection from ({helo}) [192.0.2.31]:1 closed by DROP in ACL",
-                                "rejected", None, "192.0.2.31"),
+                                None, None, None),
     "exim.delivery-failed": (EXIM + "1tZy4k-000000005Xb-00A1 ** {rcpt}@example.org R=dnslookup T=remote_smtp "
                              "H=mx.example.org [198.51.100.7]: SMTP error from remote mail server after RCPT "
                              "TO:<{rcpt}@example.org>: 550 5.1.1 {text}", "bounced", "550", None),
