@@ -19,7 +19,8 @@ from typing import BinaryIO
 # pattern checks) start without them, and the line path needs neither.
 np = pa = pc = None
 
-from .parsers import PARSERS, POSTFIX_DAEMONS
+from .parsers import PARSERS, POSTFIX_DAEMONS, exim
+from .patternfiles import GROUP_NAME_RE
 from .parsers.engine import CODE_HINT_RE
 from .sources import LineCutter, bytes_for_chars
 
@@ -138,11 +139,9 @@ def _prefilter_pattern(forced: str | None) -> str:
     return "|".join(re.escape(literal) for literal in sorted(literals)) + "|" + CODE_HINT_RE.pattern
 
 
-# What Exim's prepare() takes off a message before the patterns see it: the first part marker of a long
-# entry, a [pid], and Exim's own time stamp in a syslog copy.
-_EXIM_MESSAGE_PREFIX = (r"(?:\[1[\\/]\d{1,5}\] )?(?:\[\d{1,10}\] )?"
-                        r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?(?: [+-]\d{4})?(?: \[\d+\])? )?")
-_GROUP_NAME = re.compile(r"\(\?P<\w+>")
+# What Exim's prepare() takes off a message before the patterns see it, from the same pieces: the first
+# part marker of a long entry, a [pid], and Exim's own time stamp in a syslog copy.
+_EXIM_MESSAGE_PREFIX = (rf"(?:\[1[\\/]\d{{1,5}}\] )?(?:{exim.PID_RE.pattern})?(?:{exim.OWN_STAMP_RE.pattern})?")
 # An unescaped "$": the lines of a block keep their line end, which RE2's "$" does not pass over.
 _END_ANCHOR = re.compile(r"(?<!\\)\$")
 
@@ -150,7 +149,7 @@ _END_ANCHOR = re.compile(r"(?<!\\)\$")
 def _quiet_messages(mta: str) -> str | None:
     """One RE2 search for the messages an MTA's bulk-claimed patterns know (their regexes side by side),
     or None when it has none."""
-    alternatives = [_END_ANCHOR.sub(r"\\r?\\n?$", _GROUP_NAME.sub("(?:", pattern.regex.pattern[1:]))
+    alternatives = [_END_ANCHOR.sub(r"\\r?\\n?$", GROUP_NAME_RE.sub("(?:", pattern.regex.pattern[1:]))
                     for pattern in PARSERS[mta].patterns if claimed_in_bulk(pattern)]
     if not alternatives:
         return None

@@ -8,7 +8,6 @@ between angle brackets (<IP>, <ADDR>, <ID>, <HOST>, <N>), which no log line of t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .parsers import PARSERS, identify_program, split_header
@@ -92,13 +91,3 @@ class ShapeCounter:
     def result(self) -> tuple[list[Shape], int]:
         """(shapes, most frequent first; the count of lines whose shape was not kept)."""
         return sorted(self.shapes.values(), key=lambda shape: (-shape.count, shape.text)), self.dropped
-
-
-def group_shapes(lines: Iterable[tuple[str, str]], forced_mta: str | None = None,
-                 limit: int = 10_000) -> tuple[list[Shape], int]:
-    """group_shapes over (where, line) pairs: where is "file:line"."""
-    counter = ShapeCounter(forced_mta, limit)
-    for where, line in lines:
-        source, _, line_no = where.rpartition(":")
-        counter.add(source, int(line_no) if line_no.isdigit() else 0, line)
-    return counter.result()

@@ -12,7 +12,7 @@ from analyzer.cli import app
 from analyzer.events import ParseStats
 from analyzer.parsers import PARSERS
 from analyzer.reader import ReadOptions, inspect_line, read_events
-from analyzer.shapes import group_shapes, line_shape
+from analyzer.shapes import ShapeCounter, line_shape
 from analyzer.sources import expand_inputs
 
 from .conftest import FROZEN_NOW
@@ -86,16 +86,23 @@ def test_shapes_mask_what_varies_and_keep_the_mta_words():
         "sendmail/sm-mta: <ID>: x delay=<N>")
 
 
+def _counted(lines, limit: int = 10_000):
+    counter = ShapeCounter(limit=limit)
+    for line_no, line in lines:
+        counter.add("f", line_no, line)
+    return counter.result()
+
+
 def test_shapes_are_counted_most_frequent_first_and_bounded():
-    lines = [(f"f:{n}", f"Nov 28 10:00:01 mx1 postfix/smtpd[1]: thing {n} from [192.0.2.{n % 200}]")
-             for n in range(5)] + [("f:9", "Nov 28 10:00:01 mx1 postfix/smtpd[1]: other shape")]
-    shapes, dropped = group_shapes(lines)
+    lines = [(n, f"Nov 28 10:00:01 mx1 postfix/smtpd[1]: thing {n} from [192.0.2.{n % 200}]")
+             for n in range(5)] + [(9, "Nov 28 10:00:01 mx1 postfix/smtpd[1]: other shape")]
+    shapes, dropped = _counted(lines)
     assert [(s.count, s.text, s.where) for s in shapes] == [
         (5, "postfix/smtpd: thing <N> from [<IP>]", "f:0"), (1, "postfix/smtpd: other shape", "f:9")]
     assert dropped == 0
-    many = [(f"f:{n}", f"Nov 28 10:00:01 mx1 postfix/smtpd[1]: word{chr(97 + n % 26)}{chr(97 + n // 26)}")
+    many = [(n, f"Nov 28 10:00:01 mx1 postfix/smtpd[1]: word{chr(97 + n % 26)}{chr(97 + n // 26)}")
             for n in range(100)]
-    shapes, dropped = group_shapes(many, limit=10)
+    shapes, dropped = _counted(many, limit=10)
     assert len(shapes) == 10 and dropped == 90 and sum(s.count for s in shapes) == 10
 
 
