@@ -31,7 +31,10 @@ class ReadOptions:
     unrecognised: Callable[[str, int, str], None] | None = None  # told (input, line number, line) of each
     since: datetime | None = None        # keep events at or after this time
     until: datetime | None = None        # keep events before this time
-    engine: str = "auto"                 # auto: blocks with pyarrow when it is there; line: line by line
+    # auto: blocks with pyarrow when it is there, candidates line by line; line: every line by line;
+    # frames: blocks, candidates parsed as polars columns (frames.py; the prototype of a columnar engine,
+    # not yet faster, so no command uses it by default)
+    engine: str = "auto"
     progress: Callable[[int, int], None] | None = None  # told (bytes, lines) read so far, now and then
 
     def __post_init__(self) -> None:
@@ -41,8 +44,8 @@ class ReadOptions:
             raise UsageError(f"--year {self.year} is not a plausible year")
         if self.zone is None:
             self.zone = resolve_timezone(None)
-        if self.engine not in ("auto", "line"):
-            raise UsageError(f"unknown engine {self.engine!r}; choose auto or line")
+        if self.engine not in ("auto", "line", "frames"):
+            raise UsageError(f"unknown engine {self.engine!r}; choose auto, line or frames")
 
 
 def _route(header: Header, forced: str | None) -> tuple[str, str] | None:
@@ -197,6 +200,53 @@ class LineHandler:
 NO_EVENTS: list[Event] = []
 
 
+def _parse_candidates(candidates: list[tuple[int, str]], handler: LineHandler, forced: str | None) -> Iterator[Event]:
+    """The events of a block's candidate lines: parsed as columns where frames.py can, by the line engine
+    where it cannot, in line order (the clock and Exim's copy detection read lines in order)."""
+    import numpy as np
+    import polars as pl
+
+    from . import frames
+    parsed = frames.parse_candidates(pl.Series([line for _, line in candidates], dtype=pl.String), forced)
+    outcome, mtas = parsed.outcome, parsed.mta
+    tally = handler.tally
+    for kind, name in ((frames.NO_EVENT_ROW, NO_EVENT), (frames.PROBLEM_ROW, DAEMON_PROBLEM)):
+        for row in np.flatnonzero(outcome == kind).tolist():
+            tally[mtas[row], name] += 1
+    rows = frames.event_rows(parsed.events)
+    next_event = 0
+    clock = handler.clock
+    build = frames.build_event
+    name = handler.name
+    for row in np.flatnonzero((outcome == frames.TO_LINE_ENGINE) | (outcome == frames.EVENT_ROW)
+                              | (outcome == frames.UNKNOWN_ROW)).tolist():
+        line_no, line = candidates[row]
+        verdict = outcome[row]
+        if verdict == frames.TO_LINE_ENGINE:
+            found = handler.handle(line, line_no)
+            if found:
+                yield from found
+            continue
+        mta = mtas[row]
+        if verdict == frames.UNKNOWN_ROW:
+            tally[mta, UNRECOGNISED_LINE] += 1
+            if handler.unparsed is not None:
+                handler.unparsed.write(line + "\n")
+            if handler.on_unrecognised is not None:
+                handler.on_unrecognised(name, line_no, line)
+            continue
+        tally[mta, EVENT] += 1
+        first = next_event
+        while next_event < len(rows) and rows[next_event][0] == row:
+            next_event += 1
+        timestamp = clock.read(rows[first][1])
+        handler.events += next_event - first
+        if timestamp is None:
+            handler.events_without_time += next_event - first
+        for index in range(first, next_event):
+            yield build(rows[index], timestamp, name, line_no)
+
+
 def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:
     handler = LineHandler(source, options, stats)
     try:
@@ -233,11 +283,16 @@ def _read_by_block(source: Source, handler: LineHandler, options: ReadOptions) -
     size = 0
     limit = None if source.end is None else source.end - source.start
     with open_binary(source, handler.stats.problems) as stream:
-        for block in blockscan.scan(stream, MAX_LINE_CHARS, options.mta, source.first_line_no, limit):
-            for line_no, line in block.candidates:
-                found = handle(line, line_no)
-                if found:
-                    yield from found
+        factor = blockscan.FRAME_BLOCK_FACTOR if options.engine == "frames" else 1
+        for block in blockscan.scan(stream, MAX_LINE_CHARS, options.mta, source.first_line_no, limit, factor):
+            if options.engine == "frames":
+                if block.candidates:
+                    yield from _parse_candidates(block.candidates, handler, options.mta)
+            else:
+                for line_no, line in block.candidates:
+                    found = handle(line, line_no)
+                    if found:
+                        yield from found
             for mta, lines in block.quiet.items():
                 if not lines:
                     continue

@@ -1,4 +1,5 @@
-"""The block engine (pyarrow) and the line engine give the same events and the same line counts."""
+"""The block engine (pyarrow), the columnar parse (polars) and the line engine give the same events and the same
+line counts."""
 from __future__ import annotations
 
 import gzip
@@ -30,13 +31,16 @@ def _run(paths: list[str], engine: str, **options):
 
 
 def _assert_same(paths: list[str], **options):
+    """The block engine and the columnar parse (frames) against the line engine."""
     line_events, line_stats = _run(paths, "line", **options)
-    block_events, block_stats = _run(paths, "auto", **options)
-    assert block_events == line_events
-    assert dict(block_stats.by_outcome) == dict(line_stats.by_outcome)
-    assert {m: dict(c) for m, c in block_stats.by_mta.items()} == {m: dict(c) for m, c in line_stats.by_mta.items()}
-    assert (block_stats.lines_read, block_stats.undecodable_lines) == (line_stats.lines_read,
-                                                                        line_stats.undecodable_lines)
+    for engine in ("auto", "frames"):
+        block_events, block_stats = _run(paths, engine, **options)
+        assert block_events == line_events, engine
+        assert dict(block_stats.by_outcome) == dict(line_stats.by_outcome), engine
+        assert ({m: dict(c) for m, c in block_stats.by_mta.items()}
+                == {m: dict(c) for m, c in line_stats.by_mta.items()}), engine
+        assert (block_stats.lines_read, block_stats.undecodable_lines) == (line_stats.lines_read,
+                                                                            line_stats.undecodable_lines), engine
     return line_events, line_stats
 
 

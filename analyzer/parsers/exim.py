@@ -63,3 +63,19 @@ def drop_own_timestamp(message: str) -> str:
 
 
 PARSER = MtaParser("exim", finish, prepare=prepare)
+
+
+def finish_frame(frame, pattern: LinePattern):
+    """finish() as polars columns, for the columnar parse (analyzer.frames)."""
+    import polars as pl
+    c = pl.col
+    deferred = (c("status") == "temporarily rejected").fill_null(False) & c("reply_code").is_null()
+    frame = frame.with_columns(
+        pl.when(deferred).then(pl.lit(DEFER_CODE)).otherwise(c("reply_code")).alias("reply_code"),
+        (c("code_inferred") | deferred).alias("code_inferred"))
+    delivery = c("direction").is_null() & c("kind").is_in([Kind.DELIVERED.value, Kind.BOUNCED.value,
+                                                           Kind.DEFERRED.value]).fill_null(False)
+    return frame.with_columns(
+        pl.when(delivery).then(pl.when(c("relay_given")).then(pl.lit(Direction.OUTBOUND.value))
+                               .otherwise(pl.lit(Direction.LOCAL.value)))
+        .otherwise(c("direction")).alias("direction"))

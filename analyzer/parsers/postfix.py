@@ -22,3 +22,17 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
 
 
 PARSER = MtaParser("postfix", finish)
+
+
+def finish_frame(frame, pattern: LinePattern):
+    """finish() as polars columns, for the columnar parse (analyzer.frames)."""
+    import polars as pl
+    c = pl.col
+    columns = [
+        pl.when(c("service").is_in(list(LOCAL_AGENTS))).then(pl.lit(Direction.LOCAL.value))
+        .otherwise(c("direction")).alias("direction"),
+        pl.when(c("sasl_username") == "(unavailable)").then(None).otherwise(c("sasl_username")).alias("sasl_username"),
+    ]
+    if pattern.id == "postfix.delivery-status":
+        columns.append(pl.when(~c("relay_given")).then(None).otherwise(c("relay_host")).alias("relay_host"))
+    return frame.with_columns(columns)

@@ -69,3 +69,46 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
 
 
 PARSER = MtaParser("sendmail", finish)
+
+
+def finish_frame(frame, pattern: LinePattern):
+    """finish() as polars columns, for the columnar parse (analyzer.frames)."""
+    import polars as pl
+    from ..frames import split_reply
+    c = pl.col
+    if pattern.id == "sendmail.ruleset-reject":
+        argument = c("recipient").fill_null("").str.strip_chars("<>")
+        return frame.with_columns(
+            pl.when(c("command") == "check_mail").then(argument).otherwise(c("sender")).alias("sender"),
+            pl.when(c("command") == "check_rcpt").then(argument).otherwise(None).alias("recipient"))
+    if pattern.id != "sendmail.delivery":
+        return frame
+    stat, enhanced = c("reply_text"), c("enhanced_code")
+    kind = (pl.when(enhanced.is_not_null() & (enhanced != ""))
+            .then(pl.when(enhanced.str.starts_with("2")).then(pl.lit(Kind.DELIVERED.value))
+                  .when(enhanced.str.starts_with("4")).then(pl.lit(Kind.DEFERRED.value))
+                  .otherwise(pl.lit(Kind.BOUNCED.value)))
+            .when(stat.str.starts_with("Sent")).then(pl.lit(Kind.DELIVERED.value))
+            .when(stat.str.starts_with("Deferred")).then(pl.lit(Kind.DEFERRED.value))
+            .when(stat == "queued").then(pl.lit(Kind.OTHER.value))
+            .otherwise(pl.lit(Kind.BOUNCED.value)))
+    reply = (pl.when(c("reply").is_not_null()).then(c("reply"))
+             .when(stat.str.starts_with("Deferred: ")).then(stat.str.splitn(": ", 2).struct.field("field_1"))
+             .otherwise(stat))
+    frame = frame.with_columns(kind.alias("kind"), reply.alias("reply"))
+    split = split_reply(frame["reply"])
+    coded = split["code"].is_not_null()
+    frame = frame.with_columns(
+        pl.when(coded).then(split["code"]).otherwise(c("reply_code")).alias("reply_code"),
+        pl.when(coded).then(pl.coalesce(enhanced, split["enhanced"])).otherwise(enhanced).alias("enhanced_code"),
+        pl.when(coded).then(split["rest"]).when(c("reply").is_not_null()).then(stat).otherwise(stat)
+        .alias("reply_text"),
+        pl.when(c("mailer").is_in(list(LOCAL_MAILERS))).then(pl.lit(Direction.LOCAL.value))
+        .otherwise(c("direction")).alias("direction"),
+    )
+    recipients = (c("recipient").fill_null("").str.extract_all(RECIPIENT_RE.pattern)
+                  .list.eval(pl.element().str.strip_chars().str.strip_chars("<>")))
+    frame = frame.with_columns(recipients.alias("recipient"))
+    frame = frame.with_columns(pl.when(c("recipient").list.len() == 0).then(pl.lit([None], pl.List(pl.String)))
+                               .otherwise(c("recipient")).alias("recipient"))
+    return frame.explode("recipient")
