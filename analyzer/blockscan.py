@@ -30,7 +30,7 @@ BLOCK_BYTES = 4 << 20
 FRAME_BLOCK_FACTOR = 8
 
 
-def _printable_except(excluded: str) -> str:
+def printable_except(excluded: str) -> str:
     """An RE2 class of the printable ASCII characters but space and `excluded`."""
     allowed = [code for code in range(0x21, 0x7F) if chr(code) not in excluded]
     ranges: list[list[int]] = []
@@ -50,8 +50,8 @@ def _escaped(code: int) -> str:
 # these searches do: printable ASCII host and program of bounded length, a pid of digits, ": " after the
 # tag. Any other header (a tab, "[pid" without "]", an empty host, a 200-character program, "<PRI>" alone)
 # is parsed in Python like a candidate, so that both engines give every line the same outcome.
-_PROGRAM_CHAR = _printable_except("[]:")   # what split_header() allows in a program name
-_HOST = _printable_except("") + "{1,255}"
+_PROGRAM_CHAR = printable_except("[]:")   # what split_header() allows in a program name
+_HOST = printable_except("") + "{1,255}"
 _PID = r"(?:\[\d{1,10}\])?"
 _MESSAGE_ID = r"(?:\[ID \d{1,10} [a-z0-9]{1,16}\.[a-z]{1,10}\] )?"  # Solaris syslogd's tag (parsers.MESSAGE_ID_RE)
 _RFC3164 = r"[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,9})? "
@@ -85,17 +85,17 @@ _IN_TAG, _IN_RFC5424 = _mta_programs(128), _mta_programs(48)
 QUIET_HEADERS = {mta: _header(_IN_TAG[mta], _IN_RFC5424[mta]) for mta in _IN_TAG}
 QUIET_HEADERS["exim"] += "|" + _EXIM_OWN
 # With --mta, every line with a header goes to that MTA, whatever its program (RFC 5424 "-" is none).
-ANY_HEADER = (_header(f"{_PROGRAM_CHAR}{{1,128}}", f"{_printable_except('[]:-')}|{_PROGRAM_CHAR}{{2,48}}")
+ANY_HEADER = (_header(f"{_PROGRAM_CHAR}{{1,128}}", f"{printable_except('[]:-')}|{_PROGRAM_CHAR}{{2,48}}")
               + "|" + _EXIM_OWN)
 
 
 def _foreign_programs(longest: int) -> str:
     """Program names identify_program() gives to no MTA: without "/", and not starting "sm-", "exim" or
     "sendmail" (an "s" or "e" is followed by a letter none of those has next)."""
-    rest = _printable_except("[]:/")
-    return (f"{_printable_except('[]:/sSeE')}{rest}{{0,{longest - 1}}}"
-            f"|[sS](?:{_printable_except('[]:/mMeE')}{rest}{{0,{longest - 2}}})?"
-            f"|[eE](?:{_printable_except('[]:/xX')}{rest}{{0,{longest - 2}}})?")
+    rest = printable_except("[]:/")
+    return (f"{printable_except('[]:/sSeE')}{rest}{{0,{longest - 1}}}"
+            f"|[sS](?:{printable_except('[]:/mMeE')}{rest}{{0,{longest - 2}}})?"
+            f"|[eE](?:{printable_except('[]:/xX')}{rest}{{0,{longest - 2}}})?")
 
 
 # The quiet lines no MTA search claimed and whose program is surely none of theirs: foreign.

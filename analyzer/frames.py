@@ -15,13 +15,14 @@ year inference of syslog time stamps and Exim's copy detection read the lines in
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from .blockscan import _printable_except
+from .blockscan import printable_except
 from .events import Direction, Event, Kind, LineOutcome
 from .parsers import PARSERS, identify_program
 from .parsers.engine import IN_REPLY_TO_RE, REPLY_START_RE, STATUS_KINDS, normalise_ip
@@ -29,7 +30,7 @@ from .patternfiles import GUARDED_LENGTH, PATTERN_GROUPS, LinePattern, field_of_
 
 # Lines that the columns parse: printable ASCII, tab allowed (Python's whitespace adds \x1c-\x1f).
 BULK_LINE = r"^[\t -~]*$"
-_PROGRAM = _printable_except("[]:") + "{1,128}"
+_PROGRAM = printable_except("[]:") + "{1,128}"
 _TAG = rf"[!-~]{{1,255}} {_PROGRAM}(?:\[[0-9]{{1,10}}\])?: "
 # The header shapes split_header() cuts with string searches, written so that a line matching one is cut
 # by it at the same places: RFC 3164, RFC 3339, and Exim's own log files.
@@ -308,9 +309,6 @@ def normalised_ips(values: pl.Series) -> pl.Series:
     return values.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
-_MARKER_ADDRESS: dict[str, str] = {}
-
-
 def _suspicious(frame: pl.DataFrame, pattern: LinePattern) -> pl.Series | None:
     """Rows in which a client_once or reply_once marker may have been forged: a marker twice, or once
     before an address other than the client's. The line engine decides these (engine._forged_client)."""
@@ -331,7 +329,6 @@ def _suspicious(frame: pl.DataFrame, pattern: LinePattern) -> pl.Series | None:
 
 
 def _marker_address(marker: str) -> str:
-    import re
     return re.escape(marker) + r"(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]"
 
 

@@ -101,8 +101,7 @@ def finish_frame(frame, pattern: LinePattern):
     frame = frame.with_columns(
         pl.when(coded).then(split["code"]).otherwise(c("reply_code")).alias("reply_code"),
         pl.when(coded).then(pl.coalesce(enhanced, split["enhanced"])).otherwise(enhanced).alias("enhanced_code"),
-        pl.when(coded).then(split["rest"]).when(c("reply").is_not_null()).then(stat).otherwise(stat)
-        .alias("reply_text"),
+        pl.when(coded).then(split["rest"]).otherwise(stat).alias("reply_text"),
         pl.when(c("mailer").is_in(list(LOCAL_MAILERS))).then(pl.lit(Direction.LOCAL.value))
         .otherwise(c("direction")).alias("direction"),
     )
