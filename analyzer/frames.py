@@ -15,29 +15,18 @@ year inference of syslog time stamps and Exim's copy detection read the lines in
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from .blockscan import printable_except
 from .events import Direction, Event, Kind, LineOutcome
-from .parsers import PARSERS, identify_program
-from .parsers.engine import IN_REPLY_TO_RE, REPLY_START_RE, STATUS_KINDS, normalise_ip
+from .parsers import EXIM_HEADER_RE, PARSERS, SYSLOG_HEADER_RE, route
+from .parsers.engine import IN_REPLY_TO_RE, REPLY_START_RE, STATUS_KINDS, address_after, normalise_ip
 from .patternfiles import GUARDED_LENGTH, PATTERN_GROUPS, LinePattern, field_of_group
 
 # Lines that the columns parse: printable ASCII, tab allowed (Python's whitespace adds \x1c-\x1f).
 BULK_LINE = r"^[\t -~]*$"
-_PROGRAM = printable_except("[]:") + "{1,128}"
-_TAG = rf"[!-~]{{1,255}} {_PROGRAM}(?:\[[0-9]{{1,10}}\])?: "
-# The header shapes split_header() cuts with string searches, written so that a line matching one is cut
-# by it at the same places: RFC 3164, RFC 3339, and Exim's own log files.
-RFC3164_HEADER = rf"^[A-Z][a-z]{{2}} [ 0-9][0-9] [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}} {_TAG}"
-RFC3339_HEADER = rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T[!-~]{{8,20}} {_TAG}"
-EXIM_OWN_HEADER = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?(?: [+-][0-9]{4})?"
-                   r"(?: \[[0-9]{1,10}\])? ")
 # What Exim's prepare() would change: a part marker or [pid] first, or Exim's own stamp in the message.
 EXIM_PREPARED = r"^(?:\[|[0-9]{4}-[0-9]{2}-)"
 STATUS_VALUES = {word: kind.value for word, kind in STATUS_KINDS.items()}
@@ -66,10 +55,10 @@ def parse_candidates(lines: pl.Series, forced: str | None) -> Parsed:
     frame = pl.DataFrame({"line": lines, "row": np.arange(count, dtype=np.int64)})
     frame = frame.filter(pl.col("line").str.len_bytes() <= GUARDED_LENGTH,
                          pl.col("line").str.contains(BULK_LINE))
-    parts = [_split(frame, RFC3164_HEADER, 15), _split(frame, RFC3339_HEADER, None), _exim_own(frame)]
-    frame = pl.concat([part for part in parts if len(part)], how="vertical") if any(map(len, parts)) else None
+    parts = [_split(frame, SYSLOG_HEADER_RE.pattern), _split(frame, EXIM_HEADER_RE.pattern)]
+    frame = pl.concat(parts, how="diagonal")
     pieces: list[pl.DataFrame] = []
-    if frame is not None:
+    if len(frame):
         frame = _route(frame, forced)
         for mta in frame["mta"].unique().to_list():
             mine = frame.filter(pl.col("mta") == mta)
@@ -80,52 +69,24 @@ def parse_candidates(lines: pl.Series, forced: str | None) -> Parsed:
     return Parsed(outcome, mtas, events)
 
 
-def _split(frame: pl.DataFrame, header: str, stamp_end: int | None) -> pl.DataFrame:
-    """Rows with a syslog header of this shape: time stamp text, host, program, pid, message."""
-    found = frame.with_columns(pl.col("line").str.extract(f"({header})", 1).alias("header")).drop_nulls("header")
-    if not len(found):
-        return found.drop("header").with_columns(*(pl.lit(None, pl.String).alias(c)
-                                                   for c in ("ts", "host", "program", "pid", "message")))
-    stamp = (pl.col("header").str.slice(0, stamp_end) if stamp_end is not None
-             else pl.col("header").str.split(" ").list.first())
-    tag = pl.col("rest").str.strip_suffix(": ").str.split_exact(" ", 1)
-    found = found.with_columns(stamp.alias("ts"),
-                               pl.col("line").str.slice(pl.col("header").str.len_chars()).alias("message"),
-                               pl.col("header").str.slice(stamp.str.len_chars() + 1).alias("rest"))
-    found = found.with_columns(tag.struct.field("field_0").alias("host"), tag.struct.field("field_1").alias("tag"))
-    return found.select(
-        "line", "row", "ts", "host",
-        pl.col("tag").str.replace(r"\[[0-9]+\]$", "").alias("program"),
-        pl.col("tag").str.extract(r"\[([0-9]+)\]$", 1).alias("pid"),
-        "message",
-    ).filter(~pl.col("message").str.starts_with("[ID "))  # a Solaris tag: the line engine takes it off
-
-
-def _exim_own(frame: pl.DataFrame) -> pl.DataFrame:
-    found = frame.with_columns(pl.col("line").str.extract(f"({EXIM_OWN_HEADER})", 1).alias("header")).drop_nulls(
-        "header")
-    return found.select(
-        "line", "row",
-        pl.col("header").str.extract(r"^(\S+ \S+(?: [+-][0-9]{4})?)", 1).alias("ts"),
-        pl.lit(None, pl.String).alias("host"), pl.lit(None, pl.String).alias("program"),
-        pl.col("header").str.extract(r"\[([0-9]+)\] $", 1).alias("pid"),
-        pl.col("line").str.slice(pl.col("header").str.len_chars()).alias("message"),
-    )
+def _split(frame: pl.DataFrame, header: str) -> pl.DataFrame:
+    """Rows whose header is of this shape (a regex of parsers/__init__.py): time stamp text, host, program,
+    pid, message. On these lines split_header() cuts where the regex does (its string searches stand for
+    the same shapes); a line it would cut otherwise, such as one with a tab in its tag, has no match here
+    and goes to the line engine."""
+    groups = frame["line"].str.extract_groups(f"^(?P<header>{header})").struct.unnest()
+    found = pl.concat([frame, groups], how="horizontal").drop_nulls("header")
+    found = found.with_columns(pl.col("line").str.slice(pl.col("header").str.len_chars()).alias("message"))
+    # A Solaris [ID ...] tag: the line engine takes it off.
+    return found.drop("header").filter(~pl.col("message").str.starts_with("[ID "))
 
 
 def _route(frame: pl.DataFrame, forced: str | None) -> pl.DataFrame:
-    """Each row's MTA and service, as reader._route() gives them; rows no MTA writes are left out (the line
+    """Each row's MTA and service, as parsers.route() gives them; rows no MTA writes are left out (the line
     engine counts them, and they are few among candidates)."""
-    mtas: dict[str, str | None] = {}
-    services: dict[str, str | None] = {}
-    for program in frame["program"].drop_nulls().unique().to_list():
-        found = identify_program(program)
-        if forced:
-            mtas[program] = forced
-            services[program] = found[1] if found else program.rsplit("/", 1)[-1].lower()
-        else:
-            mtas[program] = found[0] if found else None
-            services[program] = found[1] if found else None
+    routes = {program: route(program, forced) for program in frame["program"].drop_nulls().unique().to_list()}
+    mtas = {program: found and found[0] for program, found in routes.items()}
+    services = {program: found and found[1] for program, found in routes.items()}
     program = pl.col("program")
     frame = frame.with_columns(
         pl.when(program.is_null()).then(pl.lit(forced or "exim"))
@@ -203,7 +164,7 @@ def _events_of(frame: pl.DataFrame, pattern: LinePattern, mta: str) -> tuple[pl.
     suspicious = _suspicious(frame, pattern)
     if suspicious is not None:
         frame = frame.filter(~suspicious)
-    finish = FINISHERS.get(mta)
+    finish = PARSERS[mta].finish_frame
     if finish is not None:
         frame = finish(frame, pattern)
     kept = frame["row"].unique().to_numpy()
@@ -321,15 +282,11 @@ def _suspicious(frame: pl.DataFrame, pattern: LinePattern) -> pl.Series | None:
         count = message.str.count_matches(marker, literal=True)
         found = found | (count > 1)
         if marker.endswith("[") and marker in pattern.client_once:
-            address = message.str.extract(_marker_address(marker), 1)
+            address = message.str.extract(address_after(marker), 1)
             address = normalised_ips(address)
             other = address.is_not_null() & (frame["client_ip"].is_null() | (address != frame["client_ip"]))
             found = found | ((count == 1) & other.fill_null(True))
     return found
-
-
-def _marker_address(marker: str) -> str:
-    return re.escape(marker) + r"(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]"
 
 
 EVENT_COLUMNS = ("row", "ts", "host", "mta", "program", "pid", "queue_id", "kind", "direction", "client_host",
@@ -363,11 +320,3 @@ def build_event(row: tuple, timestamp, file: str | None, line_no: int) -> Event:
     return Event(timestamp, host, mta, program, pid, queue_id, kind, direction, client_host, client_ip, relay_host,
                  relay_ip, sender, recipient, command, reply_code, enhanced_code, code_inferred, reply_text,
                  sasl_method, sasl_username, file, line_no)
-
-
-def _finishers() -> dict[str, Callable[[pl.DataFrame, LinePattern], pl.DataFrame]]:
-    from .parsers import exim, postfix, sendmail
-    return {"postfix": postfix.finish_frame, "exim": exim.finish_frame, "sendmail": sendmail.finish_frame}
-
-
-FINISHERS = _finishers()

@@ -13,7 +13,8 @@ from typing import TextIO
 
 from .errors import UsageError
 from .events import Event, LineOutcome, ParseStats
-from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, Header, identify_program, load_all_patterns, split_header
+from . import parsers
+from .parsers import MTA_NAMES, PARSERS, UNRECOGNISED, load_all_patterns, split_header
 from . import blockscan
 from .sources import MAX_LINE_CHARS, STDIN, Source, looks_like_journal, open_binary, read_lines
 from .timestamps import TimestampReader, resolve_timezone
@@ -46,16 +47,6 @@ class ReadOptions:
             self.zone = resolve_timezone(None)
         if self.engine not in ("auto", "line", "frames"):
             raise UsageError(f"unknown engine {self.engine!r}; choose auto, line or frames")
-
-
-def _route(header: Header, forced: str | None) -> tuple[str, str] | None:
-    """(mta, service) for a line header; None for a program no supported MTA writes."""
-    if header.program is None:
-        return forced or "exim", "exim"
-    found = identify_program(header.program)
-    if forced:
-        return forced, (found[1] if found else header.program.rsplit("/", 1)[-1].lower())
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +130,7 @@ class LineHandler:
         program = header.program
         route = self.routes.get(program, False)
         if route is False:
-            route = _route(header, self.forced)
+            route = parsers.route(program, self.forced)
             if len(self.routes) < 4096:  # program names are attacker-chosen: keep the cache bounded
                 self.routes[program] = route
         if route is None:
@@ -153,11 +144,7 @@ class LineHandler:
             tally[mta, REGEX_TIMEOUT] += 1
             return NO_EVENTS
         if result is UNRECOGNISED:
-            tally[mta, UNRECOGNISED_LINE] += 1
-            if self.unparsed is not None:
-                self.unparsed.write(line + "\n")
-            if self.on_unrecognised is not None:
-                self.on_unrecognised(self.name, line_no, line)
+            self.unrecognised(mta, line, line_no)
             return NO_EVENTS
         found_events, pattern = result
         self.last = (route, pattern)
@@ -183,6 +170,14 @@ class LineHandler:
             self.events_without_time += len(found_events)
         return [Event(timestamp=timestamp, host=header.host, mta=mta, program=program, pid=header.pid,
                       file=self.name, line_no=line_no, **fields) for fields in found_events]
+
+    def unrecognised(self, mta: str, line: str, line_no: int) -> None:
+        """Count a line of an MTA that no pattern knows, and show it where asked (--unparsed, --shapes)."""
+        self.tally[mta, UNRECOGNISED_LINE] += 1
+        if self.unparsed is not None:
+            self.unparsed.write(line + "\n")
+        if self.on_unrecognised is not None:
+            self.on_unrecognised(self.name, line_no, line)
 
     def close(self) -> None:
         stats = self.stats
@@ -227,15 +222,10 @@ def _parse_candidates(candidates: list[tuple[int, str]], handler: LineHandler, f
             if found:
                 yield from found
             continue
-        mta = mtas[row]
         if verdict == frames.UNKNOWN_ROW:
-            tally[mta, UNRECOGNISED_LINE] += 1
-            if handler.unparsed is not None:
-                handler.unparsed.write(line + "\n")
-            if handler.on_unrecognised is not None:
-                handler.on_unrecognised(name, line_no, line)
+            handler.unrecognised(mtas[row], line, line_no)
             continue
-        tally[mta, EVENT] += 1
+        tally[mtas[row], EVENT] += 1
         first = next_event
         while next_event < len(rows) and rows[next_event][0] == row:
             next_event += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .parsers import PARSERS, identify_program, split_header
+from .parsers import PARSERS, route, split_header
 
 # In the order they are tried: the longer and more specific forms first, so that an address is masked
 # whole before its domain or its numbers could be.
@@ -48,14 +48,11 @@ def line_shape(line: str, forced_mta: str | None = None) -> str:
     header = split_header(line)
     if header is None:
         return "(no header): " + shape_of(line)
-    if header.program is None:
-        route = (forced_mta or "exim", "exim")
-    else:
-        route = identify_program(header.program) or (forced_mta or "?", header.program)
-    parser = PARSERS.get(route[0])
+    found = route(header.program, forced_mta) or ("?", header.program)  # only MTA lines are unrecognised
+    parser = PARSERS.get(found[0])
     # as the patterns see it: an Exim syslog copy without Exim's own time stamp
     message = parser.prepared(header.message) if parser is not None else header.message
-    return f"{route[0]}/{route[1]}: {shape_of(message)}"
+    return f"{found[0]}/{found[1]}: {shape_of(message)}"
 
 
 @dataclass(slots=True)

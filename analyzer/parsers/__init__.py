@@ -154,6 +154,17 @@ def identify_program(program: str) -> tuple[str, str] | None:
     return found
 
 
+def route(program: str | None, forced: str | None) -> tuple[str, str] | None:
+    """(mta, service) for a line's program (None: Exim's own files), with --mta `forced`; None for a program
+    no supported MTA writes."""
+    if program is None:
+        return forced or "exim", "exim"
+    found = identify_program(program)
+    if forced:
+        return forced, (found[1] if found else program.rsplit("/", 1)[-1].lower())
+    return found
+
+
 def detect_mta(line: str) -> str | None:
     """The MTA that wrote a line, judged from its header alone."""
     header = split_header(line)
@@ -165,5 +176,6 @@ def detect_mta(line: str) -> str | None:
     return found[0] if found else None
 
 
-__all__ = ["PARSERS", "MTA_NAMES", "Header", "load_all_patterns", "split_header", "identify_program", "detect_mta",
+__all__ = ["PARSERS", "MTA_NAMES", "Header", "load_all_patterns", "split_header", "identify_program", "route",
+           "detect_mta",
            "UNRECOGNISED", "Unrecognised"]

@@ -100,11 +100,17 @@ def _trusted_scope(message: str, pattern: LinePattern, found) -> str:
 _ADDRESS_AFTER: dict[str, re.Pattern] = {}
 
 
+def address_after(marker: str) -> str:
+    """A regex for the address that follows `marker` (one that opens a bracketed address, such as Exim's
+    ") ["), captured as group 1."""
+    return re.escape(marker) + r"(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]"
+
+
 def _addresses_after(scope: str, marker: str) -> list[str]:
-    """The addresses that follow `marker` (one that opens a bracketed address, such as Exim's ") [")."""
+    """The addresses that follow `marker`, normalised."""
     found = _ADDRESS_AFTER.get(marker)
     if found is None:
-        found = _ADDRESS_AFTER[marker] = re.compile(re.escape(marker) + r"(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]")
+        found = _ADDRESS_AFTER[marker] = re.compile(address_after(marker))
     return [ip for ip in map(normalise_ip, found.findall(scope)) if ip]
 
 
@@ -135,8 +141,9 @@ class MtaParser:
     """Matches the messages of one MTA against its pattern file."""
 
     def __init__(self, mta: str, finish: Finisher | None = None, path: Path | None = None,
-                 prepare: Callable[[str], str] | None = None):
+                 prepare: Callable[[str], str] | None = None, finish_frame: Callable | None = None):
         self.mta = mta
+        self.finish_frame = finish_frame  # `finish` as polars columns, for the columnar parse (frames.py)
         self._prepare = prepare
         self.path = path or PATTERNS_DIR / "lines" / f"{mta}.toml"
         self._patterns: list[LinePattern] | None = None

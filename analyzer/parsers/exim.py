@@ -62,8 +62,6 @@ def drop_own_timestamp(message: str) -> str:
     return message
 
 
-PARSER = MtaParser("exim", finish, prepare=prepare)
-
 
 def finish_frame(frame, pattern: LinePattern):
     """finish() as polars columns, for the columnar parse (analyzer.frames)."""
@@ -79,3 +77,6 @@ def finish_frame(frame, pattern: LinePattern):
         pl.when(delivery).then(pl.when(c("relay_given")).then(pl.lit(Direction.OUTBOUND.value))
                                .otherwise(pl.lit(Direction.LOCAL.value)))
         .otherwise(c("direction")).alias("direction"))
+
+
+PARSER = MtaParser("exim", finish, prepare=prepare, finish_frame=finish_frame)

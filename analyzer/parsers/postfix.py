@@ -21,8 +21,6 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
     return [fields]
 
 
-PARSER = MtaParser("postfix", finish)
-
 
 def finish_frame(frame, pattern: LinePattern):
     """finish() as polars columns, for the columnar parse (analyzer.frames)."""
@@ -36,3 +34,6 @@ def finish_frame(frame, pattern: LinePattern):
     if pattern.id == "postfix.delivery-status":
         columns.append(pl.when(~c("relay_given")).then(None).otherwise(c("relay_host")).alias("relay_host"))
     return frame.with_columns(columns)
+
+
+PARSER = MtaParser("postfix", finish, finish_frame=finish_frame)

@@ -68,8 +68,6 @@ def finish(fields: dict, pattern: LinePattern, service: str) -> list[dict]:
     return [{**fields, "recipient": recipient} for recipient in recipients]
 
 
-PARSER = MtaParser("sendmail", finish)
-
 
 def finish_frame(frame, pattern: LinePattern):
     """finish() as polars columns, for the columnar parse (analyzer.frames)."""
@@ -111,3 +109,6 @@ def finish_frame(frame, pattern: LinePattern):
     frame = frame.with_columns(pl.when(c("recipient").list.len() == 0).then(pl.lit([None], pl.List(pl.String)))
                                .otherwise(c("recipient")).alias("recipient"))
     return frame.explode("recipient")
+
+
+PARSER = MtaParser("sendmail", finish, finish_frame=finish_frame)
