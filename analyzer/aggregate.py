@@ -16,7 +16,7 @@ import heapq
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from .classify import Classification, Classifier
 from .events import Event, Kind
@@ -262,6 +262,14 @@ FAILED_DELIVERIES = frozenset({Kind.BOUNCED, Kind.DEFERRED, Kind.EXPIRED})
 WATCHED_KINDS = FAILED_DELIVERIES | {Kind.REJECTED, Kind.AUTH_FAILURE}
 
 
+# The columnar fold: a whole frames.EventBatch at once, with the result Summary.add gives event by event.
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+DAILY_KEY = ("day", "host", "mta", "kind", "reply_code", "enhanced_code", "entry_id")
+WATCHED_VALUES = [kind.value for kind in WATCHED_KINDS]
+KINDS = {kind.value: kind for kind in Kind}
+
+
 @dataclass(slots=True)
 class Summary:
     """Everything analyze and report print, folded from a stream of classified events."""
@@ -328,7 +336,8 @@ class Summary:
             if event.recipient is not None:
                 row.recipients.add(event.recipient)
         if event_kind in WATCHED_KINDS:
-            self._add_watched(event, event_kind, kind, entry_id, stamp)
+            self._add_watched(event_kind, kind, entry_id, stamp, event.client_ip, event.recipient,
+                              event.sasl_username)
 
     def _pack_rows_before(self, date_text: str) -> None:
         for date in [date for date in self._open_rows if date < date_text]:
@@ -337,26 +346,109 @@ class Summary:
                 row.senders.pack()
                 row.recipients.pack()
 
-    def _add_watched(self, event: Event, event_kind: Kind, kind: str, entry_id: str, stamp) -> None:
-        if event_kind is Kind.REJECTED and event.client_ip:
-            self.rejected_clients.add(event.client_ip)
-            entries = self.rejected_clients.payload(event.client_ip, Counter)
+    def _add_watched(self, event_kind: Kind, kind: str, entry_id: str, stamp, client_ip: str | None,
+                     recipient: str | None, sasl_username: str | None) -> None:
+        if event_kind is Kind.REJECTED and client_ip:
+            self.rejected_clients.add(client_ip)
+            entries = self.rejected_clients.payload(client_ip, Counter)
             if entries is not None:
                 entries[entry_id] += 1
-        if event_kind in FAILED_DELIVERIES and event.recipient:
-            domain = event.recipient.rsplit("@", 1)[-1].lower()
+        if event_kind in FAILED_DELIVERIES and recipient:
+            domain = recipient.rsplit("@", 1)[-1].lower()
             self.failing_domains.add(domain)
             detail = self.failing_domains.payload(domain, Counter)
             if detail is not None:
                 detail["kind:" + kind] += 1
                 detail["entry:" + entry_id] += 1
-        if event_kind is Kind.AUTH_FAILURE and event.client_ip:
-            self.auth_sources.add(event.client_ip)
-            source = self.auth_sources.payload(event.client_ip, AuthSource)
+        if event_kind is Kind.AUTH_FAILURE and client_ip:
+            self.auth_sources.add(client_ip)
+            source = self.auth_sources.payload(client_ip, AuthSource)
             if source is not None:
-                source.usernames.add(event.sasl_username)
+                source.usernames.add(sasl_username)
                 source.first_seen = earliest(source.first_seen, stamp)
                 source.last_seen = latest(source.last_seen, stamp)
+
+    def add_batch(self, batch, frame) -> None:
+        """Summary.add for every event of a batch (`frame`: classified(batch)); see the comments for why each
+        part gives what the event-by-event fold gives."""
+        import polars as pl
+        c = pl.col
+        stamps = batch.stamps
+        self.events += frame.height
+        dashed = [c(name).fill_null(NO_VALUE) for name in ("host", "kind", "reply_code", "enhanced_code", "entry_id")]
+        frame = frame.with_columns(dashed)
+        for mta, host, kind, count in frame.group_by("mta", "host", "kind").len().iter_rows():
+            self.kinds[mta, host, kind] += count
+        coded = frame.filter((c("reply_code") != NO_VALUE) | (c("enhanced_code") != NO_VALUE))
+        self.coded_events += coded.height
+        self.text_matched += coded.filter(c("matched_by") == "text").height
+        for reply_code, enhanced_code, entry_id, count in coded.group_by(
+                "reply_code", "enhanced_code", "entry_id").len().iter_rows():
+            self.codes[reply_code, enhanced_code, entry_id] += count
+        self._fold_daily(frame, stamps)
+        watched = frame.filter(c("kind").is_in(WATCHED_VALUES))
+        for pos, kind, entry_id, client_ip, recipient, username in watched.select(
+                "pos", "kind", "entry_id", "client_ip", "recipient", "sasl_username").iter_rows():
+            self._add_watched(KINDS[kind], kind, entry_id, stamps[pos], client_ip, recipient, username)
+
+    def _fold_daily(self, frame, stamps: list) -> None:
+        import polars as pl
+        c = pl.col
+        days, instants = _stamp_columns(stamps)
+        frame = frame.with_columns(pl.Series("day", days, dtype=pl.String), pl.Series("instant", instants,
+                                                                                       dtype=pl.Int64))
+        frame = frame.filter(c("day").is_not_null())
+        if not frame.height:
+            return
+        key = list(DAILY_KEY)
+        # A row's first_seen and example change only at an event earlier than every one before it (or the
+        # first with a text, while the row has none): within the batch, those are the events earlier than all
+        # before them in the batch, and the first with a text. Those few are folded one by one, in order.
+        # (Earlier by instant: Summary.add compares stamps of one zone by wall clock, which differs only in
+        # the hour that the end of DST repeats.)
+        earlier = c("instant").cum_min().shift(1).over(key)
+        texts = c("reply_text").is_not_null()
+        turning = frame.filter(earlier.is_null() | (c("instant") < earlier)
+                               | (texts & (texts.cast(pl.Int64).cum_sum().over(key) == 1)))
+        daily, open_rows = self.daily, self._open_rows
+        for row_values in turning.select(*key, "pos", "direction", "category", "reply_text").iter_rows():
+            row_key, (pos, direction, category, text) = row_values[:7], row_values[7:]
+            stamp = stamps[pos]
+            row = daily.get(row_key)
+            if row is None:
+                row = daily[row_key] = DailyRow(direction, category, 0, stamp, stamp, text)
+                open_rows.setdefault(row_key[0], []).append(row)
+            elif stamp < row.first_seen:
+                row.first_seen = stamp
+                if text:
+                    row.example = text
+            if text and row.example is None:
+                row.example = text
+        # The rest adds up: counts, the latest time (the first event at the batch's latest instant, compared
+        # with the row's as Summary.add compares), and the distinct values.
+        grouped = frame.group_by(key).agg(
+            pl.len().alias("count"),
+            c("pos").filter(c("instant") == c("instant").max()).first().alias("last"),
+            c("client_ip").drop_nulls().unique().alias("clients"),
+            c("sender").drop_nulls().unique().alias("senders"),
+            c("recipient").drop_nulls().unique().alias("recipients"))
+        for values in grouped.iter_rows():
+            row = daily[values[:7]]
+            count, last, clients, senders, recipients = values[7:]
+            row.count += count
+            if stamps[last] > row.last_seen:
+                row.last_seen = stamps[last]
+            for value in clients:
+                row.clients.add(value)
+            for value in senders:
+                row.senders.add(value)
+            for value in recipients:
+                row.recipients.add(value)
+        last_day = stamps[frame["pos"][-1]].date()
+        if last_day != self._day:
+            self._day, self._day_text = last_day, last_day.isoformat()
+            if last_day != last_day.min:
+                self._pack_rows_before((last_day - ONE_DAY).isoformat())
 
     def merge(self, other: Summary) -> None:
         """Fold in a summary of another part of the input (another file, another process)."""
@@ -391,3 +483,41 @@ def per_day_counts(summary: Summary) -> dict[tuple[str, str], int]:
     for key, row in summary.daily.items():
         days[key[0], key[3]] += row.count
     return days
+
+
+def classified(batch, classifier: Classifier):
+    """The batch's frame with each event's classification (entry_id, category, matched_by) and its position
+    (pos), looked up once per distinct (codes, kind, relevant text)."""
+    import polars as pl
+    c = pl.col
+    code = pl.coalesce(c("reply_code"), c("enhanced_code"))
+    # Classifier.relevant_text as a column: a distinct key per success text would defeat the lookup.
+    relevant = (c("reply_text") if classifier.catalogue.rules_for_success
+                else pl.when(code.str.starts_with("2")).then(None).otherwise(c("reply_text")))
+    frame = batch.frame.with_columns(relevant.alias("_text"), pl.int_range(pl.len()).alias("pos"))
+    keys = ["reply_code", "enhanced_code", "kind", "_text"]
+    distinct = frame.select(keys).unique()
+    found = [classifier.lookup(reply_code, enhanced_code, KINDS.get(kind), text)
+             for reply_code, enhanced_code, kind, text in distinct.iter_rows()]
+    answers = distinct.with_columns(pl.Series("entry_id", [f.entry_id for f in found], dtype=pl.String),
+                                    pl.Series("category", [f.category for f in found], dtype=pl.String),
+                                    pl.Series("matched_by", [f.matched_by for f in found], dtype=pl.String))
+    return frame.join(answers, on=keys, how="left", nulls_equal=True, maintain_order="left").drop("_text")
+
+
+_NO_STAMP = object()
+
+
+def _stamp_columns(stamps: list) -> tuple[list, list]:
+    """Each stamp's date text (the row's day, as Summary.add takes it) and its instant in microseconds
+    (to order events within a batch), worked out once per distinct stamp object."""
+    days: list = []
+    instants: list = []
+    last, cached = _NO_STAMP, (None, None)
+    for stamp in stamps:
+        if stamp is not last:
+            last = stamp
+            cached = (None, None) if stamp is None else (stamp.date().isoformat(), (stamp - _EPOCH) // _MICROSECOND)
+        days.append(cached[0])
+        instants.append(cached[1])
+    return days, instants

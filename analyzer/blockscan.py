@@ -25,8 +25,10 @@ from .parsers.engine import CODE_HINT_RE
 from .sources import LineCutter, bytes_for_chars
 
 BLOCK_BYTES = 4 << 20
-# The columnar parse pays for each of its few hundred column operations per block, not per line: at 4 MiB
-# that cost made it 1.5x slower than the line-by-line parse of candidates, at 32 MiB as fast.
+# The columnar engine pays for each of its few hundred column operations per block, not per line, so it
+# reads larger blocks. On 1M lines (the `analysis` fold of one process, 2026-12-08, a noisy machine) 8 MiB
+# blocks took 9.8 / 12.3 / 11.8 s for Postfix / Exim / Sendmail at 275-342 MB, and 32 MiB blocks
+# 5.4 / 11.5 / 8.2 s at 459-579 MB, against 5.8 / 13.3-16.1 / 13.3-14.2 s at 133-155 MB line by line.
 FRAME_BLOCK_FACTOR = 8
 
 

@@ -82,19 +82,28 @@ class Classifier:
         self._exact: dict[tuple, Classification] = {}
 
     def __call__(self, event: Event) -> Classification:
-        text = event.reply_text
-        code = event.reply_code or event.enhanced_code
+        return self.lookup(event.reply_code, event.enhanced_code, event.kind, event.reply_text)
+
+    def relevant_text(self, reply_code: str | None, enhanced_code: str | None, text: str | None) -> str | None:
+        """The part of the reply text that can change the answer: none for a success when no text rule
+        speaks of one (its code explains it, and the key stays short)."""
+        code = reply_code or enhanced_code
         if text and code and code[0] == "2" and not self.catalogue.rules_for_success:
-            text = None  # no text rule speaks of a success: its code explains it, and the key stays short
-        exact_key = (event.reply_code, event.enhanced_code, event.kind, text)
+            return None
+        return text
+
+    def lookup(self, reply_code: str | None, enhanced_code: str | None, kind: Kind | None,
+               text: str | None) -> Classification:
+        """The classification of an event with these fields."""
+        text = self.relevant_text(reply_code, enhanced_code, text)
+        exact_key = (reply_code, enhanced_code, kind, text)
         found = self._exact.get(exact_key)
         if found is not None:
             return found
-        key = (event.reply_code, event.enhanced_code, event.kind,
-               UNIQUE_TOKEN_RE.sub("#", text) if text else None)
+        key = (reply_code, enhanced_code, kind, UNIQUE_TOKEN_RE.sub("#", text) if text else None)
         found = self._cache.get(key)
         if found is None:
-            found = self._classify(event.reply_code, event.enhanced_code, event.kind, text)
+            found = self._classify(reply_code, enhanced_code, kind, text)
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
             self._cache[key] = found

@@ -15,6 +15,7 @@ year inference of syslog time stamps and Exim's copy detection read the lines in
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -292,31 +293,55 @@ def _suspicious(frame: pl.DataFrame, pattern: LinePattern) -> pl.Series | None:
 EVENT_COLUMNS = ("row", "ts", "host", "mta", "program", "pid", "queue_id", "kind", "direction", "client_host",
                  "client_ip", "relay_host", "relay_ip", "sender", "recipient", "command", "reply_code",
                  "enhanced_code", "code_inferred", "reply_text", "sasl_method", "sasl_username")
-EVENT_FIELD_COLUMNS = EVENT_COLUMNS[3:]
+# The columns of an EventBatch: every Event field but the time stamp (beside the frame) and the file.
+BATCH_COLUMNS = EVENT_COLUMNS[2:] + ("line_no",)
+_KIND, _DIRECTION = BATCH_COLUMNS.index("kind"), BATCH_COLUMNS.index("direction")
+_SCHEMA = {name: pl.Int64 if name in ("row", "line_no") else pl.Boolean if name == "code_inferred" else pl.String
+           for name in EVENT_COLUMNS + ("line_no",)}
 
 
 def _empty_events() -> pl.DataFrame:
-    return pl.DataFrame(schema={name: (pl.Int64 if name == "row" else pl.Boolean if name == "code_inferred"
-                                       else pl.String) for name in EVENT_COLUMNS})
+    return pl.DataFrame(schema={name: _SCHEMA[name] for name in EVENT_COLUMNS})
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """Events as columns (BATCH_COLUMNS, kind and direction as their values), in input order, with each
+    event's time stamp (a datetime or None) in `stamps`, and the input they were read from."""
+
+    frame: pl.DataFrame
+    stamps: list
+    file: str | None
+
+    def events(self) -> Iterator[Event]:
+        columns = [self.frame[name].to_list() for name in BATCH_COLUMNS]
+        for index, values in ((_KIND, KINDS), (_DIRECTION, DIRECTIONS)):
+            columns[index] = [None if value is None else values[value] for value in columns[index]]
+        file = self.file
+        for stamp, row in zip(self.stamps, zip(*columns)):
+            yield Event(stamp, *row[:-1], file, row[-1])
 
 
 KINDS = {kind.value: kind for kind in Kind}
 DIRECTIONS = {direction.value: direction for direction in Direction}
 
 
-def event_rows(events: pl.DataFrame) -> list[tuple]:
-    """The rows of an events frame as tuples in EVENT_COLUMNS order, kind and direction as enums."""
-    columns = [events[name].to_list() for name in EVENT_COLUMNS]
-    kinds = [None if value is None else KINDS[value] for value in columns[7]]
-    directions = [None if value is None else DIRECTIONS[value] for value in columns[8]]
-    columns[7], columns[8] = kinds, directions
-    return list(zip(*columns))
+def batch_of_events(events: list[Event], file: str | None) -> EventBatch:
+    """Events read line by line (the line engine, a journal) as a batch."""
+    columns = {name: [getattr(event, name) for event in events] for name in BATCH_COLUMNS}
+    for name in ("kind", "direction"):
+        columns[name] = [None if value is None else value.value for value in columns[name]]
+    frame = pl.DataFrame(columns, schema={name: _SCHEMA[name] for name in BATCH_COLUMNS})
+    return EventBatch(frame, [event.timestamp for event in events], file)
 
 
-def build_event(row: tuple, timestamp, file: str | None, line_no: int) -> Event:
-    (_row, _ts, host, mta, program, pid, queue_id, kind, direction, client_host, client_ip, relay_host, relay_ip,
-     sender, recipient, command, reply_code, enhanced_code, code_inferred, reply_text, sasl_method,
-     sasl_username) = row
-    return Event(timestamp, host, mta, program, pid, queue_id, kind, direction, client_host, client_ip, relay_host,
-                 relay_ip, sender, recipient, command, reply_code, enhanced_code, code_inferred, reply_text,
-                 sasl_method, sasl_username, file, line_no)
+def assemble_batch(bulk: pl.DataFrame, bulk_order: list[int], line_nos: list[int], others: list[Event],
+                   other_order: list[int], stamps: list, file: str | None) -> EventBatch:
+    """One block's events in input order: those parsed here (`bulk`, in row order, each taking its place
+    from `bulk_order`, with its line number) and those of the line engine (`others`)."""
+    frame = bulk.drop("row", "ts").with_columns(pl.Series("line_no", line_nos, dtype=pl.Int64),
+                                                pl.Series("_order", bulk_order, dtype=pl.Int64))
+    if others:
+        other = batch_of_events(others, file).frame.with_columns(pl.Series("_order", other_order, dtype=pl.Int64))
+        frame = pl.concat([frame.select(other.columns), other], how="vertical").sort("_order")
+    return EventBatch(frame.drop("_order").select(BATCH_COLUMNS), stamps, file)

@@ -13,6 +13,7 @@ import collections
 import functools
 import io
 import math
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,12 +21,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import blockscan
-from .aggregate import Summary, summarise
+from .aggregate import Summary, classified, summarise
 from .catalogue import load_catalogue
 from .classify import Classifier
 from .errors import UsageError
 from .events import ParseStats
-from .reader import ReadOptions, read_events
+from .reader import ReadOptions, read_batches, read_events
 from .sources import JOURNAL_SNIFF_BYTES, Source, compression, is_journal_head
 from .spikes import FailureTally, SpikeSettings, summarise_with_failures
 
@@ -146,6 +147,10 @@ def run_unit(source: Source, job: Job, out=None,
     unparsed = io.StringIO()
     options = replace(job.options, unparsed=unparsed, progress=progress)
     classifier = Classifier(load_catalogue([Path(r) for r in job.rules] or None))
+    if options.engine == "frames" and job.mode in ("summary", "analysis", "failures"):
+        # The summaries folded from the columnar engine's batches: the same results (tests/test_engines.py).
+        payload = _fold_batches(read_batches([source], options, stats), job, classifier)
+        return UnitResult(payload, stats, unparsed.getvalue(), source.size())
     events = read_events([source], options, stats)
     if job.mode == "summary":
         payload: object = summarise(events, classifier)
@@ -161,6 +166,19 @@ def run_unit(source: Source, job: Job, out=None,
     else:
         raise UsageError(f"unknown work mode {job.mode!r}")
     return UnitResult(payload, stats, unparsed.getvalue(), source.size())
+
+
+def _fold_batches(batches, job: Job, classifier: Classifier):
+    """What run_unit folds events into, from the columnar engine's batches."""
+    summary = Summary() if job.mode != "failures" else None
+    tally = FailureTally(job.spike_settings) if job.mode != "summary" else None
+    for batch in batches:
+        frame = classified(batch, classifier)
+        if summary is not None:
+            summary.add_batch(batch, frame)
+        if tally is not None:
+            tally.add_batch(batch, frame)
+    return {"summary": summary, "analysis": (summary, tally), "failures": tally}[job.mode]
 
 
 def merge_payloads(mode: str, into, other):
@@ -237,7 +255,11 @@ def _run_pool(planned: list[tuple[Source, bool]], job: Job, jobs: int, out=None)
         return
     upcoming = iter(pooled)
     workers = pool_size(jobs, len(pooled))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # The columnar engine's workers start from a fork server: a child forked from a process whose polars
+    # thread pool has started inherits the pool without its threads, and its first parallel operation
+    # waits for them forever (a test run hung so). The other engines fork, faster, and without polars.
+    context = multiprocessing.get_context("forkserver") if job.options.engine == "frames" else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         given: dict[int, Future] = {}
 
         def give_out() -> None:

@@ -4,9 +4,10 @@ Every line read ends in exactly one ParseStats outcome, so the counts always add
 """
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from datetime import tzinfo as TzInfo
 from typing import TextIO
@@ -33,8 +34,8 @@ class ReadOptions:
     since: datetime | None = None        # keep events at or after this time
     until: datetime | None = None        # keep events before this time
     # auto: blocks with pyarrow when it is there, candidates line by line; line: every line by line;
-    # frames: blocks, candidates parsed as polars columns (frames.py; the prototype of a columnar engine,
-    # not yet faster, so no command uses it by default)
+    # frames: blocks, candidates parsed as polars columns (frames.py) and the summaries folded from them
+    # (parallel.run_unit); the prototype of the columnar engine, which no command uses yet
     engine: str = "auto"
     progress: Callable[[int, int], None] | None = None  # told (bytes, lines) read so far, now and then
 
@@ -92,10 +93,15 @@ def read_events(sources: Iterable[Source], options: ReadOptions | None = None,
             stamp = event.timestamp
             if stamp is None:  # counted as events_without_time where its line was read
                 continue
-            if (since is not None and stamp < since) or (until is not None and stamp >= until):
+            if not _in_window(stamp, since, until):
                 stats.events_outside_range += 1
                 continue
             yield event
+
+
+def _in_window(stamp: datetime, since: datetime | None, until: datetime | None) -> bool:
+    """Whether a time is in --since/--until (from since, before until)."""
+    return (since is None or stamp >= since) and (until is None or stamp < until)
 
 
 class LineHandler:
@@ -195,9 +201,10 @@ class LineHandler:
 NO_EVENTS: list[Event] = []
 
 
-def _parse_candidates(candidates: list[tuple[int, str]], handler: LineHandler, forced: str | None) -> Iterator[Event]:
-    """The events of a block's candidate lines: parsed as columns where frames.py can, by the line engine
-    where it cannot, in line order (the clock and Exim's copy detection read lines in order)."""
+def _candidate_batch(candidates: list[tuple[int, str]], handler: LineHandler, forced: str | None):
+    """The events of a block's candidate lines, as a frames.EventBatch: parsed as columns where frames.py
+    can, by the line engine where it cannot, in line order (the clock and Exim's copy detection read lines
+    in order)."""
     import numpy as np
     import polars as pl
 
@@ -208,42 +215,96 @@ def _parse_candidates(candidates: list[tuple[int, str]], handler: LineHandler, f
     for kind, name in ((frames.NO_EVENT_ROW, NO_EVENT), (frames.PROBLEM_ROW, DAEMON_PROBLEM)):
         for row in np.flatnonzero(outcome == kind).tolist():
             tally[mtas[row], name] += 1
-    rows = frames.event_rows(parsed.events)
+    event_rows = parsed.events["row"].to_list()
+    stamp_texts = parsed.events["ts"].to_list()
+    bulk_order = [0] * len(event_rows)
+    line_nos = [0] * len(event_rows)
+    others: list[Event] = []
+    other_order: list[int] = []
+    stamps: list = []
     next_event = 0
-    clock = handler.clock
-    build = frames.build_event
-    name = handler.name
+    read_clock = handler.clock.read
     for row in np.flatnonzero((outcome == frames.TO_LINE_ENGINE) | (outcome == frames.EVENT_ROW)
                               | (outcome == frames.UNKNOWN_ROW)).tolist():
         line_no, line = candidates[row]
         verdict = outcome[row]
         if verdict == frames.TO_LINE_ENGINE:
-            found = handler.handle(line, line_no)
-            if found:
-                yield from found
+            for event in handler.handle(line, line_no):
+                other_order.append(len(stamps))
+                others.append(event)
+                stamps.append(event.timestamp)
             continue
         if verdict == frames.UNKNOWN_ROW:
             handler.unrecognised(mtas[row], line, line_no)
             continue
         tally[mtas[row], EVENT] += 1
         first = next_event
-        while next_event < len(rows) and rows[next_event][0] == row:
+        while next_event < len(event_rows) and event_rows[next_event] == row:
             next_event += 1
-        timestamp = clock.read(rows[first][1])
+        timestamp = read_clock(stamp_texts[first])
         handler.events += next_event - first
         if timestamp is None:
             handler.events_without_time += next_event - first
         for index in range(first, next_event):
-            yield build(rows[index], timestamp, name, line_no)
+            bulk_order[index] = len(stamps)
+            line_nos[index] = line_no
+            stamps.append(timestamp)
+    return frames.assemble_batch(parsed.events, bulk_order, line_nos, others, other_order, stamps, handler.name)
+
+
+BATCH_EVENTS = 65536  # events read line by line (a journal, the line engine) are batched this many at a time
+
+
+def read_batches(sources: Iterable[Source], options: ReadOptions, stats: ParseStats | None = None):
+    """The events of the sources as frames.EventBatch columns, in order, in the range asked for: the
+    columnar engine's reading (options.engine "frames")."""
+    from . import frames
+    stats = stats if stats is not None else ParseStats()
+    since, until = options.since, options.until
+    for source in sources:
+        handler = LineHandler(source, options, stats)
+        try:
+            if _by_line(source, options):
+                events = _read_by_line(source, handler, options.progress)
+                while chunk := list(itertools.islice(events, BATCH_EVENTS)):
+                    yield _in_range(frames.batch_of_events(chunk, handler.name), since, until, stats)
+            else:
+                for candidates in _candidate_blocks(source, handler, options):
+                    yield _in_range(_candidate_batch(candidates, handler, options.mta), since, until, stats)
+        finally:
+            handler.close()
+
+
+def _in_range(batch, since: datetime | None, until: datetime | None, stats: ParseStats):
+    """The batch without the events outside --since/--until (counted) and, with either, those without a
+    time (counted where their line was read), as read_events() leaves them out."""
+    if since is None and until is None:
+        return batch
+    keep = [stamp is not None and _in_window(stamp, since, until) for stamp in batch.stamps]
+    stats.events_outside_range += sum(1 for stamp, kept in zip(batch.stamps, keep) if stamp is not None and not kept)
+    if all(keep):
+        return batch
+    import polars as pl
+
+    from .frames import EventBatch
+    return EventBatch(batch.frame.filter(pl.Series(keep)), [s for s, k in zip(batch.stamps, keep) if k], batch.file)
+
+
+def _by_line(source: Source, options: ReadOptions) -> bool:
+    # A unit that ends where its file ended when the run was planned is read by the engine asked for;
+    # only plain files of lines are cut into ranges, and a range never starts a journal.
+    return (options.engine == "line" or not blockscan.available()
+            or (source.start == 0 and looks_like_journal(source)))
 
 
 def _read_source(source: Source, options: ReadOptions, stats: ParseStats) -> Iterator[Event]:
+    if options.engine == "frames":
+        for batch in read_batches([source], replace(options, since=None, until=None), stats):
+            yield from batch.events()
+        return
     handler = LineHandler(source, options, stats)
     try:
-        # A unit that ends where its file ended when the run was planned is read by the engine asked for;
-        # only plain files of lines are cut into ranges, and a range never starts a journal.
-        if (options.engine == "line" or not blockscan.available()
-                or (source.start == 0 and looks_like_journal(source))):
+        if _by_line(source, options):
             yield from _read_by_line(source, handler, options.progress)
         else:
             yield from _read_by_block(source, handler, options)
@@ -269,20 +330,23 @@ def _read_by_line(source: Source, handler: LineHandler, progress=None) -> Iterat
 
 def _read_by_block(source: Source, handler: LineHandler, options: ReadOptions) -> Iterator[Event]:
     handle = handler.handle
+    for candidates in _candidate_blocks(source, handler, options):
+        for line_no, line in candidates:
+            found = handle(line, line_no)
+            if found:
+                yield from found
+
+
+def _candidate_blocks(source: Source, handler: LineHandler, options: ReadOptions) -> Iterator[list[tuple[int, str]]]:
+    """The candidate lines of each block of the source; the quiet lines are counted on the way."""
     tally = handler.tally
     size = 0
     limit = None if source.end is None else source.end - source.start
+    factor = blockscan.FRAME_BLOCK_FACTOR if options.engine == "frames" else 1
     with open_binary(source, handler.stats.problems) as stream:
-        factor = blockscan.FRAME_BLOCK_FACTOR if options.engine == "frames" else 1
         for block in blockscan.scan(stream, MAX_LINE_CHARS, options.mta, source.first_line_no, limit, factor):
-            if options.engine == "frames":
-                if block.candidates:
-                    yield from _parse_candidates(block.candidates, handler, options.mta)
-            else:
-                for line_no, line in block.candidates:
-                    found = handle(line, line_no)
-                    if found:
-                        yield from found
+            if block.candidates:
+                yield block.candidates
             for mta, lines in block.quiet.items():
                 if not lines:
                     continue

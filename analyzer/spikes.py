@@ -187,6 +187,20 @@ class FailureTally:
         for host, sources in other.sources.items():
             self.sources[host].merge(sources, lambda mine, theirs: mine.merge(theirs, self.settings))
 
+    def add_batch(self, batch, frame) -> FailureTally:
+        """add_event for every event of a frames.EventBatch (`frame`: aggregate.classified(batch)), in order."""
+        import polars as pl
+        kind = pl.col("kind")
+        failing = frame.filter((kind == Kind.AUTH_FAILURE.value)
+                               | ((kind == Kind.REJECTED.value) & (pl.col("category") == "auth")))
+        for pos, host, client_ip, username in failing.select("pos", "host", "client_ip", "sasl_username").iter_rows():
+            stamp = batch.stamps[pos]
+            if stamp is None:
+                self.failures_without_time += 1
+            else:
+                self.add(Failure(stamp, host or "-", client_ip, username))
+        return self
+
     def add_events(self, events: Iterable[Event], classifier: Classifier) -> FailureTally:
         for event in events:
             self.add_event(event, classifier)

@@ -280,3 +280,87 @@ def _syslog_lines():
 def test_header_variations_get_one_outcome_from_both_engines(line):
     with_lines, with_blocks = _read_one_line(line).values()
     assert with_blocks == with_lines
+
+
+def _folded(paths: list[str], engine: str, **options):
+    """Everything `analyze` and `report` print, folded by one engine: the daily rows, the summary's
+    counters and top lists with their payloads, and the spikes."""
+    from analyzer import parallel, report, spikes
+    from analyzer.catalogue import load_catalogue
+    job = parallel.Job("analysis", ReadOptions(engine=engine, now=FROZEN_NOW, **options), (), spikes.SpikeSettings())
+    results = [parallel.run_unit(source, job) for source in expand_inputs(paths)]
+    summary, tally = results[0].payload
+    for result in results[1:]:
+        parallel.merge_payloads("analysis", (summary, tally), result.payload)
+    found = spikes.find_spikes(tally)
+    tops = {name: (top.most_common(10_000), dict(top.payloads) if name != "auth_sources" else
+                   {key: (source.usernames.count(), source.first_seen, source.last_seen)
+                    for key, source in top.payloads.items()})
+            for name, top in (("rejected", summary.rejected_clients), ("failing", summary.failing_domains),
+                              ("auth_sources", summary.auth_sources))}
+    return (list(report.daily_rows(summary, load_catalogue(None), "en")), list(report.daily_summary_rows(summary)),
+            dict(summary.kinds), dict(summary.codes), summary.events, summary.coded_events, summary.text_matched,
+            tops, [spike.record() for spike in found.spikes], [offender.record() for offender in found.offenders],
+            found.failures, found.failures_without_time, results[0].stats.events_outside_range)
+
+
+def _assert_same_fold(paths: list[str], **options):
+    """The columnar fold of the frames engine's batches against the event-by-event fold of the line engine's
+    events."""
+    by_events = _folded(paths, "line", **options)
+    assert _folded(paths, "frames", **options) == by_events
+    return by_events
+
+
+def test_columnar_fold_of_the_sample_logs():
+    daily = _assert_same_fold([str(ROOT / "sample_logs")])[0]
+    assert len(daily) > 50
+
+
+def test_columnar_fold_of_annotated_samples(tmp_path):
+    for sample in sorted((ROOT / "tests" / "samples").glob("*.log")):
+        lines = [l for l in sample.read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
+        (tmp_path / sample.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _assert_same_fold([str(tmp_path)])
+
+
+@pytest.mark.parametrize("mta", ["postfix", "exim", "sendmail"])
+def test_columnar_fold_of_generated_logs_in_a_window(tmp_path, mta, monkeypatch):
+    monkeypatch.setattr(blockscan, "BLOCK_BYTES", 64 << 10)  # many batches: rows carried across them
+    path = tmp_path / f"{mta}.log"
+    lines = list(generate_lines(mta, 20000, 11, datetime(2026, 11, 20), days=3, hosts=("mx1", "mx2")))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole = _assert_same_fold([str(path)])
+    assert whole[0] and whole[8] is not None
+    since, until = datetime(2026, 11, 21, 6, tzinfo=FROZEN_NOW.tzinfo), datetime(2026, 11, 22, 18, tzinfo=FROZEN_NOW.tzinfo)
+    windowed = _assert_same_fold([str(path)], since=since, until=until)
+    assert windowed[-1] > 0 and len(windowed[0]) < len(whole[0])
+
+
+def test_columnar_fold_of_events_without_a_usable_time(tmp_path):
+    # A batch may start with an event whose line has no usable time (Nov 31): kept, counted, in no row.
+    reject = ("{stamp} mx1 postfix/smtpd[2345]: NOQUEUE: reject: RCPT from unknown[192.0.2.{n}]: 554 5.7.1 "
+              "<x@example.com>: Relay access denied; from=<a@example.net> to=<x@example.com> proto=ESMTP helo=<h>")
+    lines = [reject.format(stamp="Nov 31 10:00:01", n=1), reject.format(stamp="Nov 30 10:00:01", n=2),
+             reject.format(stamp="Nov 31 10:00:02", n=3), reject.format(stamp="Nov 30 10:00:03", n=2)]
+    (tmp_path / "mail.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    folded = _assert_same_fold([str(tmp_path / "mail.log")], year=2026)
+    assert folded[4] == 4 and len(folded[0]) == 1  # four events; the two with a time share one daily row
+
+
+def test_columnar_fold_in_worker_processes(tmp_path, monkeypatch):
+    # This process has run polars already: its workers must not be forks of it (they would wait forever for
+    # polars threads they do not have), and their folds merge to what one process folds.
+    from analyzer import parallel, spikes
+    monkeypatch.setattr(parallel, "MIN_RANGE_BYTES", 1 << 20)
+    path = tmp_path / "mail.log"
+    path.write_text("\n".join(generate_lines("postfix", 40000, 5, datetime(2026, 11, 20), days=2)) + "\n",
+                    encoding="utf-8")
+    _folded([str(path)], "frames")
+    job = parallel.Job("summary", ReadOptions(engine="frames", now=FROZEN_NOW), (), spikes.SpikeSettings())
+    units = parallel.plan_units(expand_inputs([str(path)]), 2, job.options)
+    assert len(units) >= 2
+    pooled = parallel.collect(expand_inputs([str(path)]), job, 2)
+    alone = parallel.collect(expand_inputs([str(path)]), job, 1)
+    assert pooled[0].daily.keys() == alone[0].daily.keys()
+    assert [row.count for row in pooled[0].daily.values()] == [row.count for row in alone[0].daily.values()]

@@ -161,7 +161,7 @@ class _RecordingPool:
 
     given: list = []
 
-    def __init__(self, max_workers: int):
+    def __init__(self, max_workers: int, mp_context=None):
         self.pool = ThreadPoolExecutor(max_workers)
 
     def submit(self, function, unit, job):
@@ -231,7 +231,7 @@ class _CountingPool(_RecordingPool):
 
     started: list = []
 
-    def __init__(self, max_workers: int):
+    def __init__(self, max_workers: int, mp_context=None):
         _CountingPool.started.append(max_workers)
         super().__init__(max_workers)
 
