@@ -49,12 +49,17 @@ def test_sample_logs():
     assert len(events) > 500 and stats.lines_read > 1500
 
 
-def test_annotated_samples_as_logs(tmp_path):
-    # The test samples without their annotations: every line shape we know, plus near-misses.
+def _samples_as_logs(folder: Path) -> str:
+    """The test samples without their annotations, as logs in `folder`: every line shape we know, plus
+    near-misses."""
     for sample in sorted((ROOT / "tests" / "samples").glob("*.log")):
         lines = [l for l in sample.read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
-        (tmp_path / sample.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _assert_same([str(tmp_path)])
+        (folder / sample.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(folder)
+
+
+def test_annotated_samples_as_logs(tmp_path):
+    _assert_same([_samples_as_logs(tmp_path)])
 
 
 @pytest.mark.parametrize("mta", ["postfix", "exim", "sendmail"])
@@ -318,10 +323,7 @@ def test_columnar_fold_of_the_sample_logs():
 
 
 def test_columnar_fold_of_annotated_samples(tmp_path):
-    for sample in sorted((ROOT / "tests" / "samples").glob("*.log")):
-        lines = [l for l in sample.read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
-        (tmp_path / sample.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _assert_same_fold([str(tmp_path)])
+    _assert_same_fold([_samples_as_logs(tmp_path)])
 
 
 @pytest.mark.parametrize("mta", ["postfix", "exim", "sendmail"])
